@@ -1,0 +1,235 @@
+import { z } from 'zod';
+import { dialectSchema, nonNegInt, posInt, probability } from '../faults/common.js';
+import { type FaultType, faultAliases, faultSchemas, faultTypes, isFaultType } from '../faults/registry.js';
+
+/** `host:port`, `[v6]:port`; port 0 asks the OS for a free port. */
+const listenAddress = z.string().refine((s) => {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
+  return m !== null && Number(m[2]) <= 65535;
+}, 'must be HOST:PORT with a port 0..65535 (e.g. 127.0.0.1:8080, [::1]:8080)');
+
+const httpUrl = z
+  .string()
+  .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an http:// or https:// URL');
+
+const globList = z.array(z.string().min(1)).default(['*']);
+
+const identitySource = z
+  .string()
+  .regex(/^(header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|proxy_user|client_ip)$/, 'must be header:NAME, proxy_user or client_ip');
+
+const listenerSchema = z.strictObject({
+  name: z.string().min(1),
+  listen: listenAddress,
+  upstream: httpUrl.optional(),
+  forward: z.boolean().default(false),
+  tls: z.enum(['tunnel', 'intercept']).default('tunnel'),
+  allow_hosts: z.array(z.string().min(1)).default([]),
+});
+
+const matchSchema = z.strictObject({
+  host: z.string().min(1).optional(),
+  path: z.string().startsWith('/', 'a path glob starts with /').optional(),
+  methods: z.array(z.string().regex(/^[A-Za-z]+$/, 'an HTTP method')).min(1).optional(),
+  headers: z.record(z.string().min(1), z.string()).optional(),
+  mcp_tool: z.string().min(1).optional(),
+  mcp_method: z.string().min(1).optional(),
+});
+
+const toolSchema = z.strictObject({
+  name: z
+    .string()
+    .min(1)
+    .refine((n) => n !== 'unmatched' && n !== 'other', 'the names "unmatched" and "other" are reserved'),
+  match: matchSchema.prefault({}),
+  upstream: httpUrl.optional(),
+  format: dialectSchema.default('json'),
+  fallback_for: z.array(z.string().min(1)).default([]),
+});
+
+const targetSchema = z.strictObject({
+  tools: globList,
+  agents: globList,
+  tenants: globList,
+  percentage: probability.default(1),
+});
+
+const scheduleSchema = z.strictObject({
+  after_s: z.number().min(0).default(0),
+  duration_s: z.number().positive().optional(),
+});
+
+const experimentInput = z.strictObject({
+  name: z.string().min(1),
+  type: z.string().min(1),
+  probability: probability.optional(),
+  target: targetSchema.prefault({}),
+  config: z.record(z.string(), z.unknown()).default({}),
+  schedule: scheduleSchema.optional(),
+});
+
+type FaultConfigs = { [K in FaultType]: z.output<(typeof faultSchemas)[K]> };
+/** A validated experiment: `type` is canonical (aliases resolved), `config` parsed by the type's schema. */
+export type Experiment = {
+  [K in FaultType]: Omit<z.output<typeof experimentInput>, 'type' | 'config'> & {
+    type: K;
+    config: FaultConfigs[K];
+    /** The name the user wrote when it was an alias (e.g. `tool_unavailable`). */
+    alias?: string;
+  };
+}[FaultType];
+
+/** Resolves aliases and validates `config` with the fault type's own schema. */
+export const experimentSchema = experimentInput.transform((exp, ctx): Experiment => {
+  const alias = faultAliases[exp.type];
+  const type = alias ? alias.type : exp.type;
+  if (!isFaultType(type)) {
+    ctx.issues.push({
+      code: 'custom',
+      input: exp.type,
+      path: ['type'],
+      message: `unknown fault type "${exp.type}"; known: ${[...faultTypes, ...Object.keys(faultAliases)].join(', ')}`,
+    });
+    return z.NEVER;
+  }
+  const parsed = faultSchemas[type].safeParse({ ...alias?.defaults, ...exp.config });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      ctx.issues.push({ ...issue, path: ['config', ...issue.path] } as z.core.$ZodRawIssue);
+    }
+    return z.NEVER;
+  }
+  return { ...exp, type, config: parsed.data, ...(alias ? { alias: exp.type } : {}) } as Experiment;
+});
+
+const safetySchema = z.strictObject({
+  max_affected_requests: nonNegInt.default(1000),
+  cascade_threshold: nonNegInt.default(20),
+  auto_abort_on_cascade: z.boolean().default(true),
+  max_blast_radius: z
+    .enum(['single_request', 'single_agent', 'single_tenant', 'multi_tenant'])
+    .default('single_tenant'),
+  max_active_faults: nonNegInt.default(100),
+});
+
+const configInput = z.strictObject({
+  version: z.literal(1),
+  listeners: z.array(listenerSchema).min(1),
+  admin: z
+    .strictObject({
+      listen: listenAddress.default('127.0.0.1:9090'),
+      token: z.string().default(''),
+    })
+    .prefault({}),
+  ca: z.strictObject({ dir: z.string().min(1).default('./.faultgate/ca') }).prefault({}),
+  upstream: z
+    .strictObject({
+      ca_file: z.string().min(1).optional(),
+      reject_unauthorized: z.boolean().default(true),
+      connect_timeout_ms: posInt.default(10_000),
+      response_timeout_ms: posInt.default(300_000),
+      max_connections_per_origin: nonNegInt.default(0),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      max_header_bytes: z.int().min(1024).default(32_768),
+      max_body_bytes: posInt.default(10 * 1024 * 1024),
+      max_label_values: posInt.default(200),
+      /** How much of a JSON-RPC body is read to find an MCP tool name (an addition to the SPEC). */
+      mcp_peek_bytes: posInt.default(1024 * 1024),
+      /** Server-side protections against slow clients (additions to the SPEC). */
+      headers_timeout_ms: posInt.default(30_000),
+      request_timeout_ms: nonNegInt.default(300_000),
+      client_idle_timeout_ms: nonNegInt.default(300_000),
+      keep_alive_timeout_ms: posInt.default(5_000),
+    })
+    .prefault({}),
+  chaos: z
+    .strictObject({
+      level: z.number().min(0).max(10).default(1),
+      seed: z.int().optional(),
+      header_overrides: z.boolean().default(false),
+      mark_injected: z.boolean().default(true),
+    })
+    .prefault({}),
+  agents: z
+    .strictObject({
+      from: z.array(identitySource).default(['header:x-agent-id', 'proxy_user', 'client_ip']),
+      client_ips: z.record(z.string(), z.string().min(1)).default({}),
+      default: z.string().min(1).default('unknown'),
+    })
+    .prefault({}),
+  tenants: z
+    .strictObject({
+      from: z.array(identitySource).default(['header:x-tenant-id']),
+      client_ips: z.record(z.string(), z.string().min(1)).default({}),
+      default: z.string().min(1).default('default'),
+    })
+    .prefault({}),
+  tools: z.array(toolSchema).default([]),
+  experiments: z.array(experimentSchema).default([]),
+  safety: safetySchema.prefault({}),
+  slos: z
+    .strictObject({
+      availability: z.number().gt(0.5).lt(1).default(0.99),
+      latency_p99_ms: z.number().positive().default(2000),
+      mttr_s: z.number().positive().default(30),
+      recovery_window_s: z.number().positive().default(60),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+function duplicates(names: string[]): Map<string, number> {
+  const seen = new Map<string, number>();
+  const dups = new Map<string, number>();
+  names.forEach((n, i) => {
+    if (seen.has(n)) dups.set(n, i);
+    else seen.set(n, i);
+  });
+  return dups;
+}
+
+const isGlob = (s: string): boolean => s.includes('*');
+
+/** Cross-field rules: unique names, references to tools that exist. */
+export const configSchema = configInput.superRefine((cfg, ctx) => {
+  for (const [name, i] of duplicates(cfg.listeners.map((l) => l.name))) {
+    ctx.addIssue({ code: 'custom', path: ['listeners', i, 'name'], message: `duplicate listener name "${name}"` });
+  }
+  for (const [name, i] of duplicates(cfg.tools.map((t) => t.name))) {
+    ctx.addIssue({ code: 'custom', path: ['tools', i, 'name'], message: `duplicate tool name "${name}"` });
+  }
+  for (const [name, i] of duplicates(cfg.experiments.map((e) => e.name))) {
+    ctx.addIssue({ code: 'custom', path: ['experiments', i, 'name'], message: `duplicate experiment name "${name}"` });
+  }
+  const toolNames = new Set(cfg.tools.map((t) => t.name));
+  cfg.tools.forEach((tool, i) => {
+    tool.fallback_for.forEach((ref, j) => {
+      if (!toolNames.has(ref) || ref === tool.name) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tools', i, 'fallback_for', j],
+          message: ref === tool.name ? 'a tool cannot be its own fallback' : `unknown tool "${ref}"`,
+        });
+      }
+    });
+  });
+  cfg.experiments.forEach((exp, i) => {
+    exp.target.tools.forEach((ref, j) => {
+      if (!isGlob(ref) && ref !== 'unmatched' && !toolNames.has(ref)) {
+        ctx.addIssue({ code: 'custom', path: ['experiments', i, 'target', 'tools', j], message: `unknown tool "${ref}"` });
+      }
+    });
+  });
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ListenerConfig = Config['listeners'][number];
+export type ToolConfig = Config['tools'][number];
+export type ToolMatch = ToolConfig['match'];

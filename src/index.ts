@@ -1,0 +1,1 @@
+export { type Config, configSchema } from './config/schema.js';
