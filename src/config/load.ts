@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { dirname, resolve } from 'node:path';
+import { isMap, isScalar, isSeq, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type Config, configSchema } from './schema.js';
 
@@ -12,28 +13,123 @@ export interface ConfigProblem {
   message: string;
 }
 
-export type LoadResult = { ok: true; config: Config; text: string } | { ok: false; problems: ConfigProblem[] };
+export type LoadResult =
+  | { ok: true; config: Config; text: string }
+  | { ok: false; problems: ConfigProblem[] };
 
 const VAR = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /**
  * Substitutes `${VAR}` and `${VAR:-default}` (`$$` is a literal `$`). An unset variable with no
  * default is a problem rather than a silent empty string: a missing secret should fail loudly.
+ * `toRaw` maps an offset in the substituted text back to the file as written, so problems found
+ * after substitution are still reported where the user sees them.
  */
 export function substituteEnv(
   text: string,
   env: NodeJS.ProcessEnv,
-): { text: string; missing: { name: string; offset: number }[] } {
+): { text: string; missing: { name: string; offset: number }[]; toRaw: (offset: number) => number } {
   const missing: { name: string; offset: number }[] = [];
-  const out = text.replace(VAR, (whole, name: string | undefined, fallback: string | undefined, offset: number) => {
-    if (whole === '$$') return '$';
-    const value = env[name!];
-    if (value !== undefined && (value !== '' || fallback === undefined)) return value;
-    if (fallback !== undefined) return fallback;
-    missing.push({ name: name!, offset });
-    return '';
-  });
-  return { text: out, missing };
+  const edits: Edit[] = [];
+  let delta = 0;
+  const out = text.replace(
+    VAR,
+    (whole, name: string | undefined, fallback: string | undefined, offset: number) => {
+      const value = env[name!];
+      let replacement: string;
+      if (whole === '$$') replacement = '$';
+      else if (value === undefined && fallback === undefined) {
+        missing.push({ name: name!, offset });
+        replacement = '';
+      } else {
+        // As in the shell, `:-` also replaces a variable that is set but empty.
+        const chosen = value !== undefined && (value !== '' || fallback === undefined) ? value : fallback!;
+        replacement = chosen || emptyScalar(text, offset, whole.length);
+      }
+      edits.push({
+        out: offset + delta,
+        outEnd: offset + delta + replacement.length,
+        raw: offset,
+        rawEnd: offset + whole.length,
+      });
+      delta += replacement.length - whole.length;
+      return replacement;
+    },
+  );
+  return { text: out, missing, toRaw: (offset) => toRawOffset(edits, offset) };
+}
+
+/** One substitution: `[out, outEnd)` in the substituted text replaced `[raw, rawEnd)` in the file. */
+interface Edit {
+  out: number;
+  outEnd: number;
+  raw: number;
+  rawEnd: number;
+}
+
+function toRawOffset(edits: readonly Edit[], offset: number): number {
+  let lo = 0;
+  let hi = edits.length - 1;
+  let last = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (edits[mid]!.out <= offset) {
+      last = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (last === -1) return offset;
+  const e = edits[last]!;
+  // Inside a substituted value (or at an empty one): point at the `${` that produced it.
+  if (offset < e.outEnd || offset === e.out) return e.raw;
+  return e.rawEnd + (offset - e.outEnd);
+}
+
+type Position = (offset: number) => { line: number; col: number };
+
+/** 1-based line and column of an offset, like yaml's LineCounter but over any text. */
+function lineCounter(text: string): Position {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return (offset) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - starts[lo]! + 1 };
+  };
+}
+
+/**
+ * An empty substitution that is a whole plain scalar (`token: ${T:-}`) would read as YAML null;
+ * SPEC section 2 says it is an empty string, so it becomes `""` there (and stays empty inside
+ * quotes or longer scalars).
+ */
+function emptyScalar(text: string, offset: number, length: number): string {
+  const blank = (c: string | undefined) => c === ' ' || c === '\t';
+  let before = offset - 1;
+  while (blank(text[before])) before--;
+  let after = offset + length;
+  while (blank(text[after])) after++;
+  const b = text[before];
+  const spaced = before < offset - 1;
+  // `key: ${X}`, `- ${X}`, `[${X}`, `{ k: ${X} }`, but not `a-${X}` or `host:${X}` (inside a scalar).
+  const indicator =
+    (b === ':' && spaced) || (b === '-' && spaced && (before === 0 || /\s/.test(text[before - 1]!)));
+  const opens = b === undefined || b === '\n' || b === '[' || b === ',' || b === '{' || indicator;
+  const a = text[after];
+  const closes =
+    a === undefined ||
+    a === '\n' ||
+    a === '\r' ||
+    a === ',' ||
+    a === '}' ||
+    a === ']' ||
+    (a === '#' && after > offset + length);
+  return opens && closes ? '""' : '';
 }
 
 /** `listeners[0].listen` */
@@ -70,52 +166,89 @@ function locate(doc: ReturnType<typeof parseDocument>, path: readonly PropertyKe
   return offset;
 }
 
+/** `401, 403` when every branch of a union failed only as a literal at the union's own path. */
+function unionLiterals(branches: readonly (readonly z.core.$ZodIssue[])[]): string | undefined {
+  const values: unknown[] = [];
+  for (const branch of branches) {
+    const only = branch[0];
+    if (branch.length !== 1 || only?.code !== 'invalid_value' || only.path.length > 0) return undefined;
+    values.push(...only.values);
+  }
+  return values.length > 0 ? values.map((v) => JSON.stringify(v)).join(', ') : undefined;
+}
+
 function issueProblems(
   file: string,
   doc: ReturnType<typeof parseDocument>,
-  lines: LineCounter,
+  position: Position,
   issue: z.core.$ZodIssue,
 ): ConfigProblem[] {
   const at = (path: readonly PropertyKey[], key?: string, message = issue.message): ConfigProblem => {
-    const pos = lines.linePos(locate(doc, path, key));
+    const pos = position(locate(doc, path, key));
     return { file, line: pos.line, col: pos.col, path: formatPath(key ? [...path, key] : path), message };
   };
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => at(issue.path, k, 'unknown key'));
   }
   if (issue.code === 'invalid_union') {
-    // Report the most specific branch's issues, which say far more than "invalid input".
-    const branch = issue.errors.reduce((a, b) => (b.length < a.length && b.length > 0 ? b : a), issue.errors[0] ?? []);
+    // A union of literals (`401 | 403`): name every allowed value, not just the first branch's.
+    const literals = unionLiterals(issue.errors);
+    if (literals) return [at(issue.path, undefined, `expected one of ${literals}`)];
+    // Otherwise report the most specific branch's issues, which say far more than "invalid input".
+    const branch = issue.errors.reduce(
+      (a, b) => (b.length < a.length && b.length > 0 ? b : a),
+      issue.errors[0] ?? [],
+    );
     if (branch.length > 0) {
-      return branch.flatMap((sub) => issueProblems(file, doc, lines, { ...sub, path: [...issue.path, ...sub.path] }));
+      return branch.flatMap((sub) =>
+        issueProblems(file, doc, position, { ...sub, path: [...issue.path, ...sub.path] }),
+      );
     }
   }
   return [at(issue.path)];
 }
 
-/** Parses and validates config text; every problem is returned, never thrown. */
-export function parseConfig(file: string, raw: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
-  const { text, missing } = substituteEnv(raw, env);
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+/**
+ * Parses and validates config text; every problem is returned, never thrown. Relative file
+ * paths in the config (`upstream.ca_file`, `ca.dir`) resolve against `baseDir`.
+ */
+export function parseConfig(
+  file: string,
+  raw: string,
+  env: NodeJS.ProcessEnv = process.env,
+  baseDir = dirname(file),
+): LoadResult {
+  const { text, missing, toRaw } = substituteEnv(raw, env);
+  const rawPosition = lineCounter(raw);
+  // Positions are found in the substituted text but reported in the file as written.
+  const position: Position = (offset) => rawPosition(toRaw(offset));
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   const problems: ConfigProblem[] = missing.map((m) => {
-    const pos = lines.linePos(m.offset);
-    return { file, ...pos, path: '(env)', message: `environment variable ${m.name} is not set (write \${${m.name}:-default})` };
+    const pos = rawPosition(m.offset);
+    return {
+      file,
+      ...pos,
+      path: '(env)',
+      message: `environment variable ${m.name} is not set (write \${${m.name}:-default})`,
+    };
   });
   for (const err of doc.errors) {
-    const pos = lines.linePos(err.pos[0]);
+    const pos = position(err.pos[0]);
     problems.push({ file, ...pos, path: '(yaml)', message: err.message.split('\n')[0]! });
   }
   if (doc.errors.length > 0) return { ok: false, problems };
   const result = configSchema.safeParse(doc.toJS({ maxAliasCount: 100 }) ?? {});
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(...issueProblems(file, doc, lines, issue));
+    for (const issue of result.error.issues) problems.push(...issueProblems(file, doc, position, issue));
   }
   if (problems.length > 0 || !result.success) {
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
     return { ok: false, problems };
   }
-  return { ok: true, config: deepFreeze(result.data), text: raw };
+  const config = result.data;
+  config.ca.dir = resolve(baseDir, config.ca.dir);
+  if (config.upstream.ca_file) config.upstream.ca_file = resolve(baseDir, config.upstream.ca_file);
+  return { ok: true, config: deepFreeze(config), text: raw };
 }
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
@@ -123,7 +256,8 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   try {
     raw = readFileSync(file, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    const reason =
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     return { ok: false, problems: [{ file, line: 0, col: 0, path: '(file)', message: reason }] };
   }
   return parseConfig(file, raw, env);

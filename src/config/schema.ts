@@ -10,13 +10,19 @@ const listenAddress = z.string().refine((s) => {
 
 const httpUrl = z
   .string()
-  .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an http:// or https:// URL');
+  .refine(
+    (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol),
+    'must be an http:// or https:// URL',
+  );
 
 const globList = z.array(z.string().min(1)).default(['*']);
 
 const identitySource = z
   .string()
-  .regex(/^(header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|proxy_user|client_ip)$/, 'must be header:NAME, proxy_user or client_ip');
+  .regex(
+    /^(header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|proxy_user|client_ip)$/,
+    'must be header:NAME, proxy_user or client_ip',
+  );
 
 const listenerSchema = z.strictObject({
   name: z.string().min(1),
@@ -30,7 +36,10 @@ const listenerSchema = z.strictObject({
 const matchSchema = z.strictObject({
   host: z.string().min(1).optional(),
   path: z.string().startsWith('/', 'a path glob starts with /').optional(),
-  methods: z.array(z.string().regex(/^[A-Za-z]+$/, 'an HTTP method')).min(1).optional(),
+  methods: z
+    .array(z.string().regex(/^[A-Za-z]+$/, 'an HTTP method'))
+    .min(1)
+    .optional(),
   headers: z.record(z.string().min(1), z.string()).optional(),
   mcp_tool: z.string().min(1).optional(),
   mcp_method: z.string().min(1).optional(),
@@ -200,13 +209,21 @@ const isGlob = (s: string): boolean => s.includes('*');
 /** Cross-field rules: unique names, references to tools that exist. */
 export const configSchema = configInput.superRefine((cfg, ctx) => {
   for (const [name, i] of duplicates(cfg.listeners.map((l) => l.name))) {
-    ctx.addIssue({ code: 'custom', path: ['listeners', i, 'name'], message: `duplicate listener name "${name}"` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['listeners', i, 'name'],
+      message: `duplicate listener name "${name}"`,
+    });
   }
   for (const [name, i] of duplicates(cfg.tools.map((t) => t.name))) {
     ctx.addIssue({ code: 'custom', path: ['tools', i, 'name'], message: `duplicate tool name "${name}"` });
   }
   for (const [name, i] of duplicates(cfg.experiments.map((e) => e.name))) {
-    ctx.addIssue({ code: 'custom', path: ['experiments', i, 'name'], message: `duplicate experiment name "${name}"` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['experiments', i, 'name'],
+      message: `duplicate experiment name "${name}"`,
+    });
   }
   const toolNames = new Set(cfg.tools.map((t) => t.name));
   cfg.tools.forEach((tool, i) => {
@@ -223,7 +240,11 @@ export const configSchema = configInput.superRefine((cfg, ctx) => {
   cfg.experiments.forEach((exp, i) => {
     exp.target.tools.forEach((ref, j) => {
       if (!isGlob(ref) && ref !== 'unmatched' && !toolNames.has(ref)) {
-        ctx.addIssue({ code: 'custom', path: ['experiments', i, 'target', 'tools', j], message: `unknown tool "${ref}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['experiments', i, 'target', 'tools', j],
+          message: `unknown tool "${ref}"`,
+        });
       }
     });
   });

@@ -1,0 +1,72 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { errorBody } from '../errors.js';
+import type { Metrics } from '../observe/metrics.js';
+
+export interface AdminState {
+  metrics: Metrics;
+  /** true once every listener is bound and until shutdown begins. */
+  ready(): boolean;
+}
+
+function json(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** The admin listener: health for probes, /metrics for scrapers (the /api routes come with the control plane). */
+export function createAdminServer(state: AdminState): Server {
+  const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+    handle(state, req, res).catch((err: Error) => {
+      if (!res.headersSent) json(res, 500, errorBody('FAULTGATE_ERR_INTERNAL', err.message));
+      else res.destroy();
+    });
+  });
+  return server;
+}
+
+async function handle(state: AdminState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?', 1)[0];
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    json(res, 405, errorBody('FAULTGATE_ERR_NOT_FOUND', `${req.method} is not allowed on ${path}`));
+    return;
+  }
+  switch (path) {
+    case '/healthz':
+      json(res, 200, '{"status":"ok"}');
+      return;
+    case '/readyz':
+      if (state.ready()) json(res, 200, '{"status":"ready"}');
+      else json(res, 503, '{"status":"not ready"}');
+      return;
+    case '/metrics': {
+      const text = await state.metrics.registry.metrics();
+      res.writeHead(200, {
+        'content-type': state.metrics.registry.contentType,
+        'content-length': Buffer.byteLength(text),
+      });
+      res.end(text);
+      return;
+    }
+    default:
+      json(res, 404, errorBody('FAULTGATE_ERR_NOT_FOUND', `no admin route ${path}`));
+  }
+}
+
+export async function listenOn(server: Server, address: string): Promise<AddressInfo> {
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(address.slice(colon + 1)), host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server.address() as AddressInfo;
+}
+
+export function isLoopback(address: string): boolean {
+  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { formatProblem, loadConfigFile } from './config/load.js';
+import { Faultgate } from './faultgate.js';
+
+const EXIT_USAGE = 2;
+const bundledConfig = fileURLToPath(new URL('../../proxy.example.yaml', import.meta.url));
+
+const usage = `faultgate: HTTP chaos proxy for AI agents
+
+Usage:
+  faultgate [start] [-c FILE]     run the proxy (default config: the bundled proxy.example.yaml)
+  faultgate validate -c FILE      check a config: every problem as FILE:LINE:COL  path  message
+  faultgate --version
+
+Every option has an environment form: -c/--config is FAULTGATE_CONFIG.
+Exit codes: 0 ok, 1 SLO gate failed, 2 usage or configuration error.`;
+
+/** Commands of SPEC section 1 that later releases add; named so the error says so, not "unknown". */
+const planned = new Set(['run', 'demo', 'report', 'ca']);
+
+function fail(message: string): never {
+  process.stderr.write(`faultgate: ${message}\n`);
+  process.exit(EXIT_USAGE);
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c', default: process.env.FAULTGATE_CONFIG },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${usage}`);
+  }
+}
+
+function load(file: string) {
+  const result = loadConfigFile(file);
+  if (!result.ok) {
+    for (const p of result.problems) process.stderr.write(`${formatProblem(p)}\n`);
+    process.stderr.write(`faultgate: ${result.problems.length} problem(s) in ${file}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  return result.config;
+}
+
+async function start(file: string): Promise<void> {
+  const config = load(file);
+  let fg: Faultgate;
+  try {
+    fg = await Faultgate.start(config);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    fail(e.code === 'EADDRINUSE' ? `cannot listen: address in use (${e.message})` : e.message);
+  }
+  const stop = (signal: string) => {
+    fg.logger.info({ signal }, 'shutting down: draining in-flight requests');
+    fg.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  process.on('SIGHUP', () =>
+    fg.logger.warn('SIGHUP: hot reload is not implemented yet; restart to apply config changes'),
+  );
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parse(process.argv.slice(2));
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+  if (values.version) {
+    process.stdout.write('faultgate 0.1.0\n');
+    return;
+  }
+  const command = positionals[0] ?? 'start';
+  switch (command) {
+    case 'start':
+      await start(values.config ?? bundledConfig);
+      return;
+    case 'validate': {
+      if (!values.config) fail(`validate needs -c FILE\n\n${usage}`);
+      load(values.config);
+      process.stdout.write(`${values.config}: ok\n`);
+      return;
+    }
+    default:
+      if (planned.has(command)) fail(`"${command}" is not implemented in this version yet`);
+      fail(`unknown command "${command}"\n\n${usage}`);
+  }
+}
+
+main().catch((err: Error) => fail(err.message));

@@ -1,0 +1,67 @@
+/** A compiled string matcher: exact strings never touch a RegExp. */
+export type StringMatcher = (value: string) => boolean;
+
+const special = /[.+^${}()|[\]\\]/g;
+
+/**
+ * Path globs: `*` one segment, `**` any number of segments, `?` one character. A trailing `/**`
+ * also matches the bare prefix (`/v1/**` matches `/v1`), as in Ant-style and gitignore globs.
+ */
+export function compilePathGlob(glob: string): StringMatcher {
+  if (!/[*?]/.test(glob)) return (path) => path === glob;
+  let source = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '/' && glob.startsWith('/**', i) && (i + 3 === glob.length || glob[i + 3] === '/')) {
+      source += '(?:/.*)?';
+      i += 2;
+    } else if (c === '*' && glob[i + 1] === '*') {
+      source += '.*';
+      i += 1;
+    } else if (c === '*') source += '[^/]*';
+    else if (c === '?') source += '[^/]';
+    else source += c.replace(special, '\\$&');
+  }
+  const re = new RegExp(`^${source}$`);
+  return (path) => re.test(path);
+}
+
+/** Value globs (header values, agent and tool names): `*` matches any run of characters. */
+export function compileValueGlob(glob: string): StringMatcher {
+  if (glob === '*') return () => true;
+  if (!glob.includes('*')) return (value) => value === glob;
+  const re = new RegExp(
+    `^${glob
+      .split('*')
+      .map((part) => part.replace(special, '\\$&').replace(/\?/g, '\\?'))
+      .join('.*')}$`,
+    's',
+  );
+  return (value) => re.test(value);
+}
+
+/** Splits `host[:port]`, `[v6]:port` into a lower-case hostname and a port string ('' if none). */
+export function splitHost(host: string): { hostname: string; port: string } {
+  const h = host.toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return { hostname: h.slice(0, end + 1), port: h[end + 1] === ':' ? h.slice(end + 2) : '' };
+  }
+  const colon = h.lastIndexOf(':');
+  if (colon === -1 || h.indexOf(':') !== colon) return { hostname: h, port: '' };
+  return { hostname: h.slice(0, colon), port: h.slice(colon + 1) };
+}
+
+/**
+ * Host patterns: `api.openai.com` (any port), `api.openai.com:8443` (that port only),
+ * `*.openai.com` (any subdomain, not the bare domain).
+ */
+export function compileHostPattern(pattern: string): (hostname: string, port: string) => boolean {
+  const { hostname: want, port: wantPort } = splitHost(pattern);
+  const portOk = (port: string) => wantPort === '' || port === wantPort;
+  if (want.startsWith('*.')) {
+    const suffix = want.slice(1);
+    return (hostname, port) => hostname.length > suffix.length && hostname.endsWith(suffix) && portOk(port);
+  }
+  return (hostname, port) => hostname === want && portOk(port);
+}

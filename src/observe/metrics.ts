@@ -1,0 +1,85 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { LabelCap } from './labels.js';
+
+/** Buckets for agent traffic: a cached tool answers in a millisecond, an LLM stream in minutes. */
+export const durationBuckets = [
+  0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
+];
+
+export type UpstreamErrorKind = 'connect' | 'reset' | 'timeout' | 'status';
+
+/** Pre-bound metric children for one (agent, tool): the request path never hashes label sets. */
+export interface ExchangeStats {
+  readonly success: { inc(): void };
+  readonly failure: { inc(): void };
+  readonly injectedSuccess: { inc(): void };
+  readonly injectedFailure: { inc(): void };
+  readonly duration: { observe(seconds: number): void };
+}
+
+/**
+ * The instance's own prom-client registry (never the global one), so two faultgate instances
+ * in one process, as in tests, never share a counter.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'agent' | 'tool' | 'outcome' | 'injected'>;
+  private readonly duration: Histogram<'agent' | 'tool'>;
+  private readonly upstreamErrors: Counter<'tool' | 'kind'>;
+  private readonly agents: LabelCap;
+  private readonly tools: LabelCap;
+  private readonly byAgent = new Map<string, Map<string, ExchangeStats>>();
+
+  constructor(maxLabelValues: number) {
+    this.agents = new LabelCap(maxLabelValues);
+    this.tools = new LabelCap(maxLabelValues);
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'faultgate_requests_total',
+      help: 'Finished exchanges by agent, tool, outcome (success|failure) and whether a fault was injected',
+      labelNames: ['agent', 'tool', 'outcome', 'injected'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'faultgate_request_duration_seconds',
+      help: 'Time from request start to the end of the response as the client saw it',
+      labelNames: ['agent', 'tool'],
+      buckets: durationBuckets,
+      registers,
+    });
+    this.upstreamErrors = new Counter({
+      name: 'faultgate_upstream_errors_total',
+      help: 'Real (not injected) upstream failures by tool and kind (connect|reset|timeout|status)',
+      labelNames: ['tool', 'kind'],
+      registers,
+    });
+    collectDefaultMetrics({ register: this.registry, prefix: 'faultgate_process_' });
+  }
+
+  /** The bound children for (agent, tool); maps are keyed by capped values, so they stay bounded. */
+  exchange(agent: string, tool: string): ExchangeStats {
+    const a = this.agents.get(agent);
+    const t = this.tools.get(tool);
+    let tools = this.byAgent.get(a);
+    if (!tools) {
+      tools = new Map();
+      this.byAgent.set(a, tools);
+    }
+    let stats = tools.get(t);
+    if (!stats) {
+      stats = {
+        success: this.requests.labels(a, t, 'success', 'false'),
+        failure: this.requests.labels(a, t, 'failure', 'false'),
+        injectedSuccess: this.requests.labels(a, t, 'success', 'true'),
+        injectedFailure: this.requests.labels(a, t, 'failure', 'true'),
+        duration: this.duration.labels(a, t),
+      };
+      tools.set(t, stats);
+    }
+    return stats;
+  }
+
+  upstreamError(tool: string, kind: UpstreamErrorKind): void {
+    this.upstreamErrors.labels(this.tools.get(tool), kind).inc();
+  }
+}

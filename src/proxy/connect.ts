@@ -1,0 +1,112 @@
+import type { IncomingMessage, Server } from 'node:http';
+import { connect as netConnect, type Socket } from 'node:net';
+import { type ErrorCode, errorBody, errorCodes } from '../errors.js';
+import { splitHost } from '../identity/index.js';
+import type { ProxyEnv } from './listener.js';
+import { type Router, rememberTunnel } from './route.js';
+import { classifyUpstreamError } from './upstream.js';
+
+const TLS_HANDSHAKE = 0x16;
+/** `GET /`, `POST /`, ... : an HTTP/1 request line starts with an upper-case token and a space. */
+const HTTP_REQUEST_LINE = /^[A-Z]{3,10} /;
+
+/** Answers a CONNECT (or an upgrade) on the raw socket and closes it. */
+export function refuseSocket(socket: Socket, code: ErrorCode, detail: string): void {
+  const body = errorBody(code, detail);
+  const { status } = errorCodes[code];
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : 'Bad Request'}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nx-faultgate-error: ${code}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * `CONNECT host:port`: checked against allow_hosts, then the first bytes decide. Plain HTTP
+ * (undici's ProxyAgent tunnels even `http://` targets) is handed back to the HTTP server, so it
+ * gets identity and faults; TLS is piped to the target.
+ */
+export function handleConnect(
+  env: ProxyEnv,
+  router: Router,
+  server: Server,
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+): void {
+  socket.on('error', () => socket.destroy());
+  if (!router.listener.forward) {
+    refuseSocket(
+      socket,
+      'FAULTGATE_ERR_FORWARD_DISABLED',
+      `listener "${router.listener.name}" has forward: false`,
+    );
+    return;
+  }
+  const authority = req.url ?? '';
+  const { hostname, port } = splitHost(authority);
+  if (hostname === '' || !/^\d{1,5}$/.test(port)) {
+    refuseSocket(socket, 'FAULTGATE_ERR_BAD_REQUEST', 'CONNECT needs host:port');
+    return;
+  }
+  if (!router.allow.allows(hostname, port)) {
+    env.logger.info({ target: authority }, 'CONNECT denied: not in allow_hosts');
+    refuseSocket(
+      socket,
+      'FAULTGATE_ERR_FORWARD_DENIED',
+      `${authority} is not in allow_hosts of listener "${router.listener.name}"`,
+    );
+    return;
+  }
+  env.tunnels.add(socket);
+  socket.once('close', () => env.tunnels.delete(socket));
+  socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+
+  const decide = (first: Buffer) => {
+    if (first[0] !== TLS_HANDSHAKE && HTTP_REQUEST_LINE.test(first.toString('latin1', 0, 11))) {
+      rememberTunnel(socket, {
+        origin: `http://${authority}`,
+        host: authority,
+        hostname,
+        port,
+        proxyAuthorization: req.headers['proxy-authorization'],
+      });
+      socket.unshift(first);
+      server.emit('connection', socket);
+      return;
+    }
+    pipeTunnel(env, socket, first, hostname.replace(/^\[|\]$/g, ''), Number(port));
+  };
+  if (head.length > 0) decide(head);
+  else
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      decide(chunk);
+    });
+}
+
+/** An opaque (TLS) tunnel: bytes both ways, connection-level failures only. */
+function pipeTunnel(env: ProxyEnv, client: Socket, first: Buffer, host: string, port: number): void {
+  const { connect_timeout_ms } = env.state().config.upstream;
+  const upstream = netConnect({ host, port, noDelay: true });
+  upstream.setTimeout(connect_timeout_ms, () =>
+    upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
+  );
+  upstream.once('connect', () => {
+    upstream.setTimeout(0);
+    upstream.write(first);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.resume();
+  });
+  upstream.on('error', (err) => {
+    const failure = classifyUpstreamError(err);
+    env.metrics.upstreamError('unmatched', failure.kind);
+    env.logger.warn(
+      { target: `${host}:${port}`, code: failure.code, err: err.message },
+      'tunnel upstream failure',
+    );
+    client.destroy();
+  });
+  upstream.on('close', () => client.destroy());
+  client.on('close', () => upstream.destroy());
+}

@@ -1,0 +1,158 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { type ErrorCode, errorBody, errorCodes } from '../errors.js';
+import type { Logger } from '../observe/logger.js';
+import type { ExchangeStats, Metrics } from '../observe/metrics.js';
+import { clientResponseHeaders, isEventStream } from './headers.js';
+import { classifyUpstreamError } from './upstream.js';
+
+type Controller = Dispatcher.DispatchController;
+
+/** Raised into undici when the client leaves, so the upstream request is cancelled. */
+class ClientGoneError extends Error {
+  override readonly name = 'ClientGoneError';
+  readonly code = 'FAULTGATE_CLIENT_GONE';
+}
+
+/** Status codes SPEC section 5 counts as failures (besides transport failures). */
+export function isFailureStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+/** Sends faultgate's own JSON error, unless the response has already started. */
+export function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  detail?: string,
+  headers?: Record<string, string>,
+): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = errorBody(code, detail);
+  res.writeHead(errorCodes[code].status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'x-faultgate-error': code,
+    ...headers,
+  });
+  res.end(body);
+}
+
+/** What an exchange needs from the instance, fixed for the request's lifetime. */
+export interface ExchangeEnv {
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/**
+ * One proxied request: an undici dispatch handler that streams the upstream response into
+ * `res` with backpressure, and records the outcome exactly once.
+ */
+export class Exchange {
+  private controller: Controller | undefined;
+  private status = 0;
+  private finished = false;
+  private readonly stats: ExchangeStats;
+
+  constructor(
+    private readonly env: ExchangeEnv,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    readonly agent: string,
+    readonly tool: string,
+    private readonly startedAt: number,
+    private readonly requestId: number,
+  ) {
+    this.stats = env.metrics.exchange(agent, tool);
+    res.on('drain', this.onDrain);
+    res.on('close', this.onClientClose);
+  }
+
+  private readonly onDrain = (): void => {
+    this.controller?.resume();
+  };
+
+  private readonly onClientClose = (): void => {
+    if (this.finished) return;
+    // The client left before the response ended: cancel the upstream request.
+    const err = new ClientGoneError('client closed the connection');
+    if (this.controller && !this.controller.aborted) this.controller.abort(err);
+    this.finish(false);
+  };
+
+  onRequestStart(controller: Controller): void {
+    this.controller = controller;
+    if (this.finished) controller.abort(new ClientGoneError('client closed the connection'));
+  }
+
+  onResponseStart(
+    _c: Controller,
+    status: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
+    if (status < 200) return; // 1xx informational: the final response follows.
+    this.status = status;
+    if (status >= 500) this.env.metrics.upstreamError(this.tool, 'status');
+    try {
+      this.res.writeHead(status, statusMessage, clientResponseHeaders(headers));
+    } catch (err) {
+      this.fail(err as Error, 'FAULTGATE_ERR_UPSTREAM', 'invalid response headers from the upstream');
+      return;
+    }
+    // Clients of event streams wait for headers before the first event: send them now.
+    if (isEventStream(headers)) this.res.flushHeaders();
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (!this.res.write(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.res.end();
+    this.finish(!isFailureStatus(this.status));
+  }
+
+  onResponseError(_c: Controller, err: Error): void {
+    if (err instanceof ClientGoneError || this.finished) return;
+    const failure = classifyUpstreamError(err);
+    this.env.metrics.upstreamError(this.tool, failure.kind);
+    this.fail(err, failure.code);
+  }
+
+  /** Answers a JSON error, or, once the response has started, aborts it so the client sees a broken body. */
+  private fail(err: Error, code: ErrorCode, detail?: string): void {
+    const { logger } = this.env;
+    logger.warn(
+      {
+        reqId: this.requestId,
+        agent: this.agent,
+        tool: this.tool,
+        code,
+        err: err.message,
+        midBody: this.res.headersSent,
+      },
+      'upstream failure',
+    );
+    this.finished = true;
+    if (this.res.headersSent) this.res.destroy(err);
+    else sendError(this.res, code, detail ?? errorCodes[code].message);
+    if (this.controller && !this.controller.aborted) this.controller.abort(err);
+    this.record(false);
+    this.req.resume(); // discard any unread request body so the socket can close cleanly
+  }
+
+  private finish(success: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.record(success);
+  }
+
+  private record(success: boolean): void {
+    this.res.off('drain', this.onDrain);
+    (success ? this.stats.success : this.stats.failure).inc();
+    this.stats.duration.observe((performance.now() - this.startedAt) / 1000);
+  }
+}

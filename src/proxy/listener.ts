@@ -1,0 +1,269 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import type { Agent } from 'undici';
+import type { Config, ListenerConfig } from '../config/schema.js';
+import {
+  type CompiledTool,
+  type IdentityResolver,
+  type McpFacts,
+  mcpFromBody,
+  mcpFromHeaders,
+  NEEDS_BODY,
+  normalizeAddress,
+  proxyUserFrom,
+  type RequestFacts,
+  type ToolIndex,
+  UNMATCHED,
+} from '../identity/index.js';
+import type { Logger } from '../observe/logger.js';
+import type { Metrics } from '../observe/metrics.js';
+import { handleConnect } from './connect.js';
+import { Exchange, sendError } from './exchange.js';
+import { upstreamRequestHeaders } from './headers.js';
+import { pathOnly, Router } from './route.js';
+import { handleUpgrade, type WsProxy } from './upgrade.js';
+import { parseUpstream, type UpstreamTarget } from './upstream.js';
+
+/** Everything compiled from one config load that the data path reads. */
+export interface ProxyState {
+  config: Config;
+  identity: IdentityResolver;
+  toolTargets: readonly (UpstreamTarget | undefined)[];
+}
+
+export function toolTargets(config: Config): (UpstreamTarget | undefined)[] {
+  return config.tools.map((t) => (t.upstream ? parseUpstream(t.upstream) : undefined));
+}
+
+/** Shared by every listener of an instance. */
+export interface ProxyEnv {
+  state(): ProxyState;
+  agent: Agent;
+  metrics: Metrics;
+  logger: Logger;
+  ws: WsProxy;
+  nextRequestId(): number;
+  /** Sockets taken over by CONNECT, which the HTTP server no longer tracks. */
+  tunnels: Set<Socket>;
+}
+
+/** One data-plane listener: reverse, forward (absolute-form), CONNECT and WebSocket upgrades. */
+export class ProxyListener {
+  readonly server: Server;
+  private readonly router: Router;
+  private readonly index: ToolIndex;
+
+  constructor(
+    private readonly env: ProxyEnv,
+    readonly config: ListenerConfig,
+  ) {
+    const { limits } = env.state().config;
+    this.router = new Router(config);
+    this.index = env.state().identity.toolIndex(this.router.upstream?.host);
+    this.server = createServer(
+      {
+        maxHeaderSize: limits.max_header_bytes,
+        headersTimeout: limits.headers_timeout_ms,
+        requestTimeout: limits.request_timeout_ms,
+        keepAliveTimeout: limits.keep_alive_timeout_ms,
+        // Node checks header/request deadlines on this interval (30 s by default): keep it below the timeout.
+        connectionsCheckingInterval: Math.max(
+          50,
+          Math.min(30_000, Math.floor(limits.headers_timeout_ms / 4)),
+        ),
+        noDelay: true,
+      },
+      (req, res) => this.onRequest(req, res),
+    );
+    this.server.timeout = limits.client_idle_timeout_ms;
+    this.server.on('clientError', (err, socket) => this.onClientError(err, socket as Socket));
+    this.server.on('connect', (req, socket, head) =>
+      handleConnect(env, this.router, this.server, req, socket as Socket, head),
+    );
+    this.server.on('upgrade', (req, socket, head) =>
+      handleUpgrade(env, this.router, req, socket as Socket, head),
+    );
+  }
+
+  async listen(): Promise<AddressInfo> {
+    const addr = this.config.listen;
+    const colon = addr.lastIndexOf(':');
+    const host = addr.slice(0, colon).replace(/^\[|\]$/g, '');
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(Number(addr.slice(colon + 1)), host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const code = tooLarge ? 'FAULTGATE_ERR_HEADERS_TOO_LARGE' : 'FAULTGATE_ERR_BAD_REQUEST';
+    const status = tooLarge
+      ? '431 Request Header Fields Too Large'
+      : timedOut
+        ? '408 Request Timeout'
+        : '400 Bad Request';
+    const body = JSON.stringify({
+      error: { code, message: tooLarge ? 'request headers are too large' : err.message, source: 'faultgate' },
+    });
+    socket.end(
+      `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+    socket.destroySoon?.();
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
+    const route = this.router.route(req);
+    if (route.mode === 'denied') {
+      sendError(res, route.code, route.detail);
+      return;
+    }
+    const facts: RequestFacts = {
+      method: req.method ?? 'GET',
+      hostname: route.hostname,
+      port: route.port,
+      path: pathOnly(route.path),
+      headers: req.headers,
+    };
+    const mcp = mcpFromHeaders(req.headers);
+    const match = this.index.match(facts, mcp, hasJsonBody(req));
+    if (match === NEEDS_BODY) {
+      const limit = this.env.state().config.limits.mcp_peek_bytes;
+      peekBody(req, limit).then(
+        (peek) => this.forward(req, res, route, facts, startedAt, peek),
+        () => res.destroy(),
+      );
+      return;
+    }
+    this.dispatch(req, res, route, match, startedAt, undefined);
+  }
+
+  /** Second pass after the JSON-RPC body was read for an MCP matcher. */
+  private forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    facts: RequestFacts,
+    startedAt: number,
+    peek: Peek,
+  ): void {
+    const mcp: McpFacts = peek.complete ? mcpFromBody(peek.body) : { method: undefined, tool: undefined };
+    const match = this.index.match(facts, mcp, false);
+    this.dispatch(req, res, route, match === NEEDS_BODY ? undefined : match, startedAt, peek);
+  }
+
+  private dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    tool: CompiledTool | undefined,
+    startedAt: number,
+    peek: Peek | undefined,
+  ): void {
+    const env = this.env;
+    const state = env.state();
+    const proxyAuth =
+      route.mode === 'forward' ? route.proxyAuthorization : req.headers['proxy-authorization'];
+    const peer = {
+      headers: req.headers,
+      proxyUser: proxyUserFrom(proxyAuth),
+      remoteAddress: normalizeAddress(req.socket.remoteAddress),
+    };
+    const agent = state.identity.agent(peer);
+    const toolName = tool ? tool.name : UNMATCHED;
+    const target =
+      route.mode === 'forward'
+        ? route.target
+        : ((tool && state.toolTargets[tool.index]) ?? this.router.upstream);
+    const requestId = env.nextRequestId();
+    if (!target) {
+      env.metrics.exchange(agent, toolName).failure.inc();
+      sendError(
+        res,
+        'FAULTGATE_ERR_NO_UPSTREAM',
+        `no upstream for ${req.method} ${route.path}: the tool "${toolName}" and listener "${this.config.name}" have none`,
+      );
+      return;
+    }
+    const headers = upstreamRequestHeaders(
+      req.rawHeaders,
+      req.headers,
+      route.mode === 'reverse' ? target.host : (req.headers.host ?? target.host),
+      route.mode === 'reverse'
+        ? { clientIp: peer.remoteAddress, proto: 'http', host: req.headers.host }
+        : undefined,
+    );
+    const exchange = new Exchange(env, req, res, agent, toolName, startedAt, requestId);
+    let body: Readable | Buffer | null = null;
+    if (peek) body = peek.complete ? peek.body : Readable.from(replay(peek, req));
+    else if (hasBody(req)) body = req;
+    env.agent.dispatch(
+      {
+        origin: target.origin,
+        path: target.basePath + route.path,
+        method: req.method as 'GET',
+        headers,
+        body,
+      },
+      exchange,
+    );
+  }
+}
+
+type Route = Extract<ReturnType<Router['route']>, { mode: 'reverse' | 'forward' }>;
+
+function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+function hasJsonBody(req: IncomingMessage): boolean {
+  const ct = req.headers['content-type'];
+  return hasBody(req) && ct?.includes('json') === true;
+}
+
+interface Peek {
+  chunks: Buffer[];
+  body: Buffer;
+  complete: boolean;
+}
+
+/** Reads at most `limit` bytes of the body; the read bytes are replayed to the upstream unchanged. */
+function peekBody(req: IncomingMessage, limit: number): Promise<Peek> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (complete: boolean) => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (!complete) req.pause();
+      resolve({ chunks, body: complete ? Buffer.concat(chunks, size) : Buffer.alloc(0), complete });
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > limit) done(false);
+    };
+    const onEnd = () => done(true);
+    const onError = (err: Error) => reject(err);
+    const onClose = () => {
+      if (!req.complete) reject(new Error('client left during the request body'));
+    };
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
+}
+
+async function* replay(peek: Peek, req: IncomingMessage): AsyncGenerator<Buffer> {
+  yield* peek.chunks;
+  for await (const chunk of req) yield chunk as Buffer;
+}

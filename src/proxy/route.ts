@@ -1,0 +1,131 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ListenerConfig } from '../config/schema.js';
+import { compileHostPattern, splitHost } from '../identity/index.js';
+import { parseUpstream, type UpstreamTarget } from './upstream.js';
+
+/** What a CONNECT established on a client socket, remembered for the requests inside the tunnel. */
+export interface TunnelInfo {
+  /** `http://host:port` of the CONNECT target. */
+  origin: string;
+  host: string;
+  hostname: string;
+  port: string;
+  proxyAuthorization: string | undefined;
+}
+
+const tunnels = new WeakMap<Socket, TunnelInfo>();
+
+export function rememberTunnel(socket: Socket, info: TunnelInfo): void {
+  tunnels.set(socket, info);
+}
+
+export function tunnelOf(socket: Socket): TunnelInfo | undefined {
+  return tunnels.get(socket);
+}
+
+/** `allow_hosts`, compiled: the only targets forward mode will ever reach. */
+export class AllowList {
+  private readonly patterns: ((hostname: string, port: string) => boolean)[];
+  constructor(hosts: readonly string[]) {
+    this.patterns = hosts.map(compileHostPattern);
+  }
+  allows(hostname: string, port: string): boolean {
+    for (const p of this.patterns) if (p(hostname, port)) return true;
+    return false;
+  }
+}
+
+/** Where one request goes, decided from its form (origin, absolute, inside a tunnel). */
+export type Route =
+  | {
+      mode: 'reverse';
+      hostname: string;
+      port: string;
+      path: string;
+    }
+  | {
+      mode: 'forward';
+      target: UpstreamTarget;
+      hostname: string;
+      port: string;
+      path: string;
+      proxyAuthorization: string | undefined;
+    }
+  | {
+      mode: 'denied';
+      code: 'FAULTGATE_ERR_FORWARD_DENIED' | 'FAULTGATE_ERR_FORWARD_DISABLED' | 'FAULTGATE_ERR_BAD_REQUEST';
+      detail: string;
+    };
+
+export function pathOnly(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+export class Router {
+  readonly allow: AllowList;
+  readonly upstream: UpstreamTarget | undefined;
+
+  constructor(readonly listener: ListenerConfig) {
+    this.allow = new AllowList(listener.allow_hosts);
+    this.upstream = listener.upstream ? parseUpstream(listener.upstream) : undefined;
+  }
+
+  route(req: IncomingMessage): Route {
+    const url = req.url ?? '/';
+    const tunnel = tunnels.get(req.socket);
+    if (tunnel) {
+      // Inside a CONNECT tunnel: the target was checked against allow_hosts at CONNECT time.
+      return {
+        mode: 'forward',
+        target: { origin: tunnel.origin, host: tunnel.host, basePath: '', protocol: 'http:' },
+        hostname: tunnel.hostname,
+        port: tunnel.port,
+        path: url,
+        proxyAuthorization: tunnel.proxyAuthorization,
+      };
+    }
+    if (url.charCodeAt(0) === 47 /* '/' */) {
+      const { hostname, port } = splitHost(req.headers.host ?? '');
+      return { mode: 'reverse', hostname, port, path: url };
+    }
+    return this.absolute(req, url);
+  }
+
+  private absolute(req: IncomingMessage, url: string): Route {
+    if (!this.listener.forward) {
+      return {
+        mode: 'denied',
+        code: 'FAULTGATE_ERR_FORWARD_DISABLED',
+        detail: `listener "${this.listener.name}" has forward: false`,
+      };
+    }
+    if (!URL.canParse(url))
+      return { mode: 'denied', code: 'FAULTGATE_ERR_BAD_REQUEST', detail: 'unparseable request target' };
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      return {
+        mode: 'denied',
+        code: 'FAULTGATE_ERR_BAD_REQUEST',
+        detail: `unsupported scheme ${u.protocol}`,
+      };
+    }
+    const { hostname, port } = splitHost(u.host);
+    if (!this.allow.allows(hostname, port)) {
+      return {
+        mode: 'denied',
+        code: 'FAULTGATE_ERR_FORWARD_DENIED',
+        detail: `${u.host} is not in allow_hosts of listener "${this.listener.name}"`,
+      };
+    }
+    return {
+      mode: 'forward',
+      target: { origin: u.origin, host: u.host, basePath: '', protocol: u.protocol as 'http:' | 'https:' },
+      hostname,
+      port,
+      path: u.pathname + u.search,
+      proxyAuthorization: req.headers['proxy-authorization'],
+    };
+  }
+}

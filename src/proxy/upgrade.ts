@@ -1,0 +1,69 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { createProxyServer, type ProxyServer } from 'http-proxy-3';
+import type { Logger } from '../observe/logger.js';
+import { refuseSocket } from './connect.js';
+import type { ProxyEnv } from './listener.js';
+import type { Router } from './route.js';
+
+export type WsProxy = ProxyServer;
+
+/** http-proxy-3 carries WebSocket upgrades: handshake, then bytes both ways (connection faults only in v1). */
+export function createWsProxy(logger: Logger): WsProxy {
+  const proxy = createProxyServer({ ws: true, xfwd: true });
+  proxy.on('error', (err, _req, socket) => {
+    logger.warn({ err: err.message }, 'websocket upstream failure');
+    (socket as Socket | undefined)?.destroy?.();
+  });
+  return proxy;
+}
+
+/** Strips faultgate's own and proxy-only headers before the handshake goes upstream. */
+function cleanHeaders(req: IncomingMessage): void {
+  for (const name of Object.keys(req.headers)) {
+    if (name.startsWith('x-faultgate-') || name === 'proxy-authorization' || name === 'proxy-connection')
+      delete req.headers[name];
+  }
+}
+
+export function handleUpgrade(
+  env: ProxyEnv,
+  router: Router,
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+): void {
+  socket.on('error', () => socket.destroy());
+  const route = router.route(req);
+  if (route.mode === 'denied') {
+    refuseSocket(socket, route.code, route.detail);
+    return;
+  }
+  const state = env.state();
+  let target = route.mode === 'forward' ? route.target : router.upstream;
+  if (route.mode === 'reverse') {
+    const index = state.identity.toolIndex(router.upstream?.host);
+    const tool = index.match(
+      {
+        method: req.method ?? 'GET',
+        hostname: route.hostname,
+        port: route.port,
+        path: route.path,
+        headers: req.headers,
+      },
+      null,
+      false,
+    );
+    if (tool && typeof tool !== 'symbol') target = state.toolTargets[tool.index] ?? target;
+  }
+  if (!target) {
+    refuseSocket(socket, 'FAULTGATE_ERR_NO_UPSTREAM', 'no upstream for this WebSocket upgrade');
+    return;
+  }
+  cleanHeaders(req);
+  req.url = route.path;
+  env.ws.ws(req, socket, head, {
+    target: target.origin + target.basePath,
+    changeOrigin: route.mode === 'reverse',
+  });
+}
