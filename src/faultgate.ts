@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { ChaosEngine } from './chaos/engine.js';
 import { createAdminServer, isLoopback, listenOn } from './admin/server.js';
 import type { Config } from './config/schema.js';
 import { FaultgateError } from './errors.js';
@@ -49,7 +50,12 @@ export class Faultgate {
     }
     this.logger = options.logger ?? createLogger(config.log.level);
     this.metrics = new Metrics(config.limits.max_label_values);
-    this.state = { config, identity: new IdentityResolver(config), toolTargets: toolTargets(config) };
+    this.state = {
+      config,
+      identity: new IdentityResolver(config),
+      toolTargets: toolTargets(config),
+      engine: new ChaosEngine(config),
+    };
     let requestId = 0;
     this.env = {
       state: () => this.state,

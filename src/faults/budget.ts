@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { pendingFault } from './pending.js';
+import type { Fault } from './types.js';
 import { posInt } from './common.js';
 
 /** Prices in USD per million tokens, by model name ("*" for any model). */
@@ -21,3 +23,8 @@ export const budgetSchema = z
     path: ['prices'],
   });
 export type BudgetConfig = z.infer<typeof budgetSchema>;
+
+// TODO(issue 3): the runtime of this fault type; until then starting a config that uses it fails loudly.
+export function createBudget(_config: BudgetConfig): Fault {
+  return pendingFault('budget');
+}

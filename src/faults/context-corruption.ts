@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { pendingFault } from './pending.js';
+import type { Fault } from './types.js';
 import { probability } from './common.js';
 
 export const contextCorruptionTypes = [
@@ -17,3 +19,8 @@ export const contextCorruptionSchema = z.strictObject({
   severity: probability.default(0.3),
 });
 export type ContextCorruptionConfig = z.infer<typeof contextCorruptionSchema>;
+
+// TODO(issue 3): the runtime of this fault type; until then starting a config that uses it fails loudly.
+export function createContextCorruption(_config: ContextCorruptionConfig): Fault {
+  return pendingFault('context_corruption');
+}

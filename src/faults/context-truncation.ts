@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { pendingFault } from './pending.js';
+import type { Fault } from './types.js';
 import { nonNegInt } from './common.js';
 
 export const contextTruncationSchema = z
@@ -11,3 +13,8 @@ export const contextTruncationSchema = z
     message: 'give exactly one of max_chars or fraction',
   });
 export type ContextTruncationConfig = z.infer<typeof contextTruncationSchema>;
+
+// TODO(issue 3): the runtime of this fault type; until then starting a config that uses it fails loudly.
+export function createContextTruncation(_config: ContextTruncationConfig): Fault {
+  return pendingFault('context_truncation');
+}

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { pendingFault } from './pending.js';
+import type { Fault } from './types.js';
 import { probability } from './common.js';
 
 export const hallucinationTypes = [
@@ -16,3 +18,8 @@ export const hallucinationSchema = z.strictObject({
   severity: probability.default(0.3),
 });
 export type HallucinationConfig = z.infer<typeof hallucinationSchema>;
+
+// TODO(issue 3): the runtime of this fault type; until then starting a config that uses it fails loudly.
+export function createHallucination(_config: HallucinationConfig): Fault {
+  return pendingFault('hallucination');
+}

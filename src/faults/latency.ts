@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { Transform } from 'node:stream';
 import { nonNegInt, probability } from './common.js';
+import type { Fault, FaultContext, Rng } from './types.js';
 
 export const latencyPatterns = ['fixed', 'uniform', 'exponential', 'spike', 'degrading', 'jitter'] as const;
 export const latencyProfiles = ['good', 'moderate', 'poor', 'degrading', 'spiky'] as const;
@@ -24,3 +26,102 @@ export const latencySchema = z
     path: ['max_ms'],
   });
 export type LatencyConfig = z.infer<typeof latencySchema>;
+
+type Pattern = (typeof latencyPatterns)[number];
+interface Model {
+  pattern: Pattern;
+  min: number;
+  max: number;
+  spikeProbability: number;
+  spikeMultiplier: number;
+  degradeFactor: number;
+  jitterPct: number;
+}
+
+/** The five presets, as agent-chaos libraries define them. */
+const profiles: Record<
+  (typeof latencyProfiles)[number],
+  Omit<Model, 'spikeProbability' | 'spikeMultiplier' | 'degradeFactor' | 'jitterPct'> & Partial<Model>
+> = {
+  good: { pattern: 'jitter', min: 10, max: 50, jitterPct: 0.1 },
+  moderate: { pattern: 'uniform', min: 50, max: 200 },
+  poor: { pattern: 'uniform', min: 200, max: 2000 },
+  degrading: { pattern: 'degrading', min: 50, max: 500, degradeFactor: 1.2 },
+  spiky: { pattern: 'spike', min: 20, max: 100, spikeMultiplier: 20, spikeProbability: 0.15 },
+};
+
+/** A degrading delay stops growing here, so a long run cannot schedule hour-long timers. */
+export const MAX_DEGRADED_MS = 120_000;
+
+export function latencyModel(c: LatencyConfig): Model {
+  const base: Model = {
+    pattern: c.pattern,
+    min: c.min_ms ?? 0,
+    max: c.max_ms ?? c.min_ms ?? 0,
+    spikeProbability: c.spike_probability,
+    spikeMultiplier: c.spike_multiplier,
+    degradeFactor: c.degrade_factor,
+    jitterPct: c.jitter_pct,
+  };
+  return c.profile ? { ...base, ...profiles[c.profile] } : base;
+}
+
+/** One delay in ms; `calls` counts earlier draws (for degrading). */
+export function drawDelay(m: Model, rng: Rng, calls: number): number {
+  const uniform = () => rng.between(m.min, m.max);
+  switch (m.pattern) {
+    case 'fixed':
+      return m.min;
+    case 'uniform':
+      return uniform();
+    case 'exponential': {
+      const mean = (m.min + m.max) / 2;
+      return Math.min(m.max, Math.max(m.min, -Math.log(1 - rng.next()) * mean));
+    }
+    case 'spike': {
+      const d = uniform();
+      return rng.next() < m.spikeProbability ? d * m.spikeMultiplier : d;
+    }
+    case 'degrading':
+      return Math.min(MAX_DEGRADED_MS, uniform() * m.degradeFactor ** calls);
+    case 'jitter': {
+      const mid = (m.min + m.max) / 2;
+      return Math.max(0, mid * (1 + (rng.next() * 2 - 1) * m.jitterPct));
+    }
+  }
+}
+
+/** Delays each chunk of the body by a fresh draw; the wait ends early when the request does. */
+function chunkDelay(ctx: FaultContext, next: () => number): Transform {
+  return new Transform({
+    transform(chunk, _enc, cb) {
+      ctx.sleep(next()).then(() => cb(null, chunk));
+    },
+  });
+}
+
+export function createLatency(config: LatencyConfig): Fault {
+  const model = latencyModel(config);
+  let calls = 0;
+  const next = (rng: Rng) => Math.round(drawDelay(model, rng, calls++));
+  switch (config.phase) {
+    case 'request':
+      return {
+        async request(ctx) {
+          await ctx.sleep(next(ctx.rng));
+          return { kind: 'continue' };
+        },
+      };
+    case 'first_byte':
+      return {
+        async response(ctx) {
+          await ctx.sleep(next(ctx.rng));
+          return {};
+        },
+      };
+    case 'chunk':
+      return {
+        response: (ctx) => ({ stream: chunkDelay(ctx, () => next(ctx.rng)), keepsLength: true }),
+      };
+  }
+}

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { pendingFault } from './pending.js';
+import type { Fault } from './types.js';
 import { dialectSchema, headerMap, httpStatus, numberOrRange, posInt } from './common.js';
 
 export const rateLimitSchema = z.strictObject({
@@ -19,3 +21,8 @@ export const rateLimitSchema = z.strictObject({
     .optional(),
 });
 export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
+
+// TODO(issue 3): the runtime of this fault type; until then starting a config that uses it fails loudly.
+export function createRateLimit(_config: RateLimitConfig): Fault {
+  return pendingFault('rate_limit');
+}

@@ -1,23 +1,24 @@
 import type { z } from 'zod';
-import { authSchema } from './auth.js';
-import { bandwidthSchema } from './bandwidth.js';
-import { budgetSchema } from './budget.js';
-import { closeSchema } from './close.js';
-import { contextCorruptionSchema } from './context-corruption.js';
-import { contextTruncationSchema } from './context-truncation.js';
-import { emptySchema } from './empty.js';
-import { errorSchema } from './error.js';
-import { hallucinationSchema } from './hallucination.js';
-import { latencySchema } from './latency.js';
-import { malformedSchema } from './malformed.js';
-import { patchSchema } from './patch.js';
-import { rateLimitSchema } from './rate-limit.js';
-import { replaceSchema } from './replace.js';
-import { resetSchema } from './reset.js';
-import { sseSchema } from './sse.js';
-import { timeoutSchema } from './timeout.js';
-import { truncateSchema } from './truncate.js';
-import { uncooperativeSchema } from './uncooperative.js';
+import type { Fault } from './types.js';
+import { authSchema, createAuth } from './auth.js';
+import { createBandwidth, bandwidthSchema } from './bandwidth.js';
+import { createBudget, budgetSchema } from './budget.js';
+import { closeSchema, createClose } from './close.js';
+import { createContextCorruption, contextCorruptionSchema } from './context-corruption.js';
+import { createContextTruncation, contextTruncationSchema } from './context-truncation.js';
+import { createEmpty, emptySchema } from './empty.js';
+import { createError, errorSchema } from './error.js';
+import { createHallucination, hallucinationSchema } from './hallucination.js';
+import { createLatency, latencySchema } from './latency.js';
+import { createMalformed, malformedSchema } from './malformed.js';
+import { createPatch, patchSchema } from './patch.js';
+import { createRateLimit, rateLimitSchema } from './rate-limit.js';
+import { createReplace, replaceSchema } from './replace.js';
+import { createReset, resetSchema } from './reset.js';
+import { createSse, sseSchema } from './sse.js';
+import { createTimeout, timeoutSchema } from './timeout.js';
+import { createTruncate, truncateSchema } from './truncate.js';
+import { createUncooperative, uncooperativeSchema } from './uncooperative.js';
 
 /**
  * Every fault type and the zod schema of its `config`. Explicit imports, no side effects:
@@ -53,6 +54,31 @@ export const faultAliases: Record<string, { type: FaultType; defaults: Record<st
   tool_unavailable: { type: 'error', defaults: { status: 503 } },
   uncooperative_agent: { type: 'uncooperative', defaults: {} },
   malformed_output: { type: 'malformed', defaults: {} },
+};
+
+type Configs = { [K in FaultType]: z.output<(typeof faultSchemas)[K]> };
+
+/** Every fault type's factory: built once per experiment, it holds the fault's own state. */
+export const faultFactories: { [K in FaultType]: (config: Configs[K]) => Fault } = {
+  latency: createLatency,
+  error: createError,
+  rate_limit: createRateLimit,
+  auth: createAuth,
+  timeout: createTimeout,
+  reset: createReset,
+  close: createClose,
+  truncate: createTruncate,
+  malformed: createMalformed,
+  empty: createEmpty,
+  bandwidth: createBandwidth,
+  sse: createSse,
+  hallucination: createHallucination,
+  context_corruption: createContextCorruption,
+  context_truncation: createContextTruncation,
+  uncooperative: createUncooperative,
+  budget: createBudget,
+  replace: createReplace,
+  patch: createPatch,
 };
 
 export function isFaultType(name: string): name is FaultType {

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { pendingFault } from './pending.js';
+import type { Fault } from './types.js';
 import { headerMap, httpStatus } from './common.js';
 
 export const replaceSchema = z
@@ -11,3 +13,8 @@ export const replaceSchema = z
     message: 'replace needs status, headers or body',
   });
 export type ReplaceConfig = z.infer<typeof replaceSchema>;
+
+// TODO(issue 3): the runtime of this fault type; until then starting a config that uses it fails loudly.
+export function createReplace(_config: ReplaceConfig): Fault {
+  return pendingFault('replace');
+}

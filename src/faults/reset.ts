@@ -1,8 +1,36 @@
 import { z } from 'zod';
+import { Transform } from 'node:stream';
 import { nonNegInt } from './common.js';
+import type { Fault } from './types.js';
 
 export const resetSchema = z.strictObject({
   phase: z.enum(['before_response', 'mid_body']).default('before_response'),
   after_bytes: nonNegInt.default(0),
 });
 export type ResetConfig = z.infer<typeof resetSchema>;
+
+/** A real TCP RST: before any response, or after `after_bytes` of the body went out. */
+export function createReset(config: ResetConfig): Fault {
+  if (config.phase === 'before_response') return { request: () => ({ kind: 'reset' }) };
+  return {
+    response(ctx) {
+      let sent = 0;
+      const stream = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          const room = config.after_bytes - sent;
+          if (room >= chunk.length) {
+            sent += chunk.length;
+            cb(null, chunk);
+            return;
+          }
+          if (room > 0) this.push(chunk.subarray(0, room));
+          sent = config.after_bytes;
+          // Let the bytes before the cut reach the socket, then reset it.
+          setImmediate(() => ctx.cutConnection('reset'));
+          cb();
+        },
+      });
+      return { stream, keepsLength: true };
+    },
+  };
+}

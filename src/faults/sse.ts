@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { pendingFault } from './pending.js';
+import type { Fault } from './types.js';
 import { dialectSchema, nonNegInt, probability } from './common.js';
 
 export const sseActions = [
@@ -20,3 +22,8 @@ export const sseSchema = z.strictObject({
   format: dialectSchema.optional(),
 });
 export type SseConfig = z.infer<typeof sseSchema>;
+
+// TODO(issue 3): the runtime of this fault type; until then starting a config that uses it fails loudly.
+export function createSse(_config: SseConfig): Fault {
+  return pendingFault('sse');
+}

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { nonNegInt } from './common.js';
+import { dialectError } from './dialect.js';
+import type { Fault } from './types.js';
 
 export const timeoutSchema = z.strictObject({
   after_ms: nonNegInt.default(30_000),
@@ -10,3 +12,16 @@ export const timeoutSchema = z.strictObject({
     .transform((v) => (v === '504' ? 504 : v)),
 });
 export type TimeoutConfig = z.infer<typeof timeoutSchema>;
+
+/** Holds the request, then answers 504 in the tool's dialect, closes, or hangs until the client leaves. */
+export function createTimeout(config: TimeoutConfig): Fault {
+  return {
+    async request(ctx) {
+      if (config.then === 'hang') return { kind: 'hang' };
+      const waited = await ctx.sleep(config.after_ms);
+      if (!waited) return { kind: 'hang' }; // the client already left: nothing to send
+      if (config.then === 'close') return { kind: 'close' };
+      return dialectError(ctx.dialect, { status: 504, kind: 'timeout' }, ctx);
+    },
+  };
+}

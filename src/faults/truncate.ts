@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { pendingFault } from './pending.js';
+import type { Fault } from './types.js';
 import { nonNegInt } from './common.js';
 
 export const truncateSchema = z
@@ -11,3 +13,8 @@ export const truncateSchema = z
     message: 'give after_bytes or fraction, not both',
   });
 export type TruncateConfig = z.infer<typeof truncateSchema>;
+
+// TODO(issue 3): the runtime of this fault type; until then starting a config that uses it fails loudly.
+export function createTruncate(_config: TruncateConfig): Fault {
+  return pendingFault('truncate');
+}

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { pendingFault } from './pending.js';
+import type { Fault } from './types.js';
 import { nonNegInt } from './common.js';
 
 export const uncooperativeSchema = z.strictObject({
@@ -7,3 +9,8 @@ export const uncooperativeSchema = z.strictObject({
   message: z.string().optional(),
 });
 export type UncooperativeConfig = z.infer<typeof uncooperativeSchema>;
+
+// TODO(issue 3): the runtime of this fault type; until then starting a config that uses it fails loudly.
+export function createUncooperative(_config: UncooperativeConfig): Fault {
+  return pendingFault('uncooperative');
+}

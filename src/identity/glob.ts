@@ -26,6 +26,21 @@ export function compilePathGlob(glob: string): StringMatcher {
   return (path) => re.test(path);
 }
 
+/** The first segment of a path (`/v1/chat` -> `v1`, `/` -> ``). */
+export function firstSegment(path: string): string {
+  const end = path.indexOf('/', 1);
+  return end === -1 ? path.slice(1) : path.slice(1, end);
+}
+
+/**
+ * The first segment every path a glob matches must have (`/v1/**` -> `v1`), or undefined when
+ * that segment has a wildcard (`/*`, `/**`, `/v?`, `/v1**`).
+ */
+export function literalFirstSegment(glob: string): string | undefined {
+  const segment = firstSegment(glob);
+  return /[*?]/.test(segment) ? undefined : segment;
+}
+
 /** Value globs (header values, agent and tool names): `*` matches any run of characters. */
 export function compileValueGlob(glob: string): StringMatcher {
   if (glob === '*') return () => true;

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config/schema.js';
-import { splitHost } from './glob.js';
+import { firstSegment, splitHost } from './glob.js';
 import { CompiledTool, type McpFacts, type RequestFacts } from './tools.js';
 
 export { compileHostPattern, compilePathGlob, compileValueGlob, splitHost } from './glob.js';
@@ -67,14 +67,42 @@ export function proxyUserFrom(header: string | undefined): string | undefined {
 }
 
 const MAX_CACHED_HOSTS = 4096;
+const NONE: readonly CompiledTool[] = [];
+
+/**
+ * The tools a request to one host can match, split by the first path segment they require:
+ * `bySegment` holds tools whose path glob starts with a literal segment (`/v1/**`), `any` the
+ * rest (no path matcher, or a wildcard first segment). Both keep config order.
+ */
+interface Candidates {
+  readonly any: readonly CompiledTool[];
+  readonly bySegment: ReadonlyMap<string, readonly CompiledTool[]>;
+}
+
+function group(tools: readonly CompiledTool[]): Candidates {
+  const any: CompiledTool[] = [];
+  const bySegment = new Map<string, CompiledTool[]>();
+  for (const tool of tools) {
+    if (tool.pathKey === undefined) any.push(tool);
+    else {
+      const list = bySegment.get(tool.pathKey);
+      if (list) list.push(tool);
+      else bySegment.set(tool.pathKey, [tool]);
+    }
+  }
+  return { any, bySegment };
+}
 
 /**
  * The tools of one listener, with candidate lists cached per target host: a request checks
- * only the tools whose host matcher can match it, which keeps resolution flat in the number
- * of tools. In reverse mode a host matcher also accepts the listener's upstream host.
+ * only the tools whose host matcher can match it and whose path glob can match its first
+ * segment, which keeps resolution flat in the number of tools. In reverse mode a host matcher
+ * also accepts the listener's upstream host.
  */
 export class ToolIndex {
-  private readonly byHost = new Map<string, readonly CompiledTool[]>();
+  private readonly byHost = new Map<string, Candidates>();
+  /** Hosts mostly share a handful of distinct candidate lists: keep one copy of each. */
+  private readonly shared = new Map<string, Candidates>();
   private readonly alt?: { hostname: string; port: string };
 
   constructor(
@@ -84,15 +112,26 @@ export class ToolIndex {
     if (upstreamHost) this.alt = splitHost(upstreamHost);
   }
 
-  private candidates(hostname: string, port: string): readonly CompiledTool[] {
+  private candidates(hostname: string, port: string): Candidates {
     const key = port === '' ? hostname : `${hostname}:${port}`;
-    let list = this.byHost.get(key);
-    if (!list) {
-      list = this.tools.filter((t) => t.matchesHost(hostname, port, this.alt?.hostname, this.alt?.port));
-      if (this.byHost.size >= MAX_CACHED_HOSTS) this.byHost.clear();
-      this.byHost.set(key, list);
+    let found = this.byHost.get(key);
+    if (!found) {
+      const list = this.tools.filter((t) =>
+        t.matchesHost(hostname, port, this.alt?.hostname, this.alt?.port),
+      );
+      const signature = list.map((t) => t.index).join(',');
+      found = this.shared.get(signature);
+      if (!found) {
+        found = group(list);
+        this.shared.set(signature, found);
+      }
+      if (this.byHost.size >= MAX_CACHED_HOSTS) {
+        this.byHost.clear();
+        this.shared.clear();
+      }
+      this.byHost.set(key, found);
     }
-    return list;
+    return found;
   }
 
   /**
@@ -105,7 +144,14 @@ export class ToolIndex {
     mcp: McpFacts | null,
     bodyReadable: boolean,
   ): CompiledTool | undefined | typeof NEEDS_BODY {
-    for (const tool of this.candidates(facts.hostname, facts.port)) {
+    const { any, bySegment } = this.candidates(facts.hostname, facts.port);
+    const keyed = bySegment.size === 0 ? NONE : (bySegment.get(firstSegment(facts.path)) ?? NONE);
+    let i = 0;
+    let j = 0;
+    while (i < keyed.length || j < any.length) {
+      // Merge both lists back into config order: the first tool in the file that matches wins.
+      const tool =
+        j === any.length || (i < keyed.length && keyed[i]!.index < any[j]!.index) ? keyed[i++]! : any[j++]!;
       if (!tool.matchesRequest(facts)) continue;
       if (!tool.needsMcp) return tool;
       if (mcp) {

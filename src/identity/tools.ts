@@ -1,6 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ToolConfig } from '../config/schema.js';
-import { compileHostPattern, compilePathGlob, compileValueGlob, type StringMatcher } from './glob.js';
+import {
+  compileHostPattern,
+  compilePathGlob,
+  compileValueGlob,
+  literalFirstSegment,
+  type StringMatcher,
+} from './glob.js';
 
 /** What a tool matcher may look at, gathered once per request by the proxy. */
 export interface RequestFacts {
@@ -17,12 +23,16 @@ export interface RequestFacts {
 export interface McpFacts {
   method: string | undefined;
   tool: string | undefined;
+  /** The JSON-RPC id, when the body was read: dialect errors echo it. */
+  id?: string | number | null;
 }
 
 /** A tool's matchers, compiled once per config load; every check stops at the first mismatch. */
 export class CompiledTool {
   readonly name: string;
   readonly needsMcp: boolean;
+  /** The first path segment this tool requires (`/v1/**` -> `v1`); undefined when any may match. */
+  readonly pathKey: string | undefined;
   private readonly host?: (hostname: string, port: string) => boolean;
   private readonly path?: StringMatcher;
   private readonly methods?: ReadonlySet<string>;
@@ -36,6 +46,7 @@ export class CompiledTool {
     this.name = config.name;
     if (m.host) this.host = compileHostPattern(m.host);
     if (m.path) this.path = compilePathGlob(m.path);
+    this.pathKey = m.path ? literalFirstSegment(m.path) : undefined;
     if (m.methods) this.methods = new Set(m.methods.map((x) => x.toUpperCase()));
     this.headers = Object.entries(m.headers ?? {}).map(
       ([k, v]) => [k.toLowerCase(), compileValueGlob(v)] as const,
@@ -104,8 +115,9 @@ export function mcpFromBody(body: Buffer): McpFacts {
   }
   if (Array.isArray(msg)) msg = msg.find((m) => m && typeof m === 'object' && 'method' in m);
   if (!msg || typeof msg !== 'object') return { method: undefined, tool: undefined };
-  const { method, params } = msg as { method?: unknown; params?: { name?: unknown } };
+  const { method, params, id } = msg as { method?: unknown; params?: { name?: unknown }; id?: unknown };
   const m = typeof method === 'string' ? method : undefined;
   const tool = m === 'tools/call' && typeof params?.name === 'string' ? params.name : undefined;
-  return { method: m, tool };
+  const rpcId = typeof id === 'string' || typeof id === 'number' ? id : id === null ? null : undefined;
+  return { method: m, tool, id: rpcId };
 }

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { LabelCap } from './labels.js';
 
 /** Buckets for agent traffic: a cached tool answers in a millisecond, an LLM stream in minutes. */
@@ -17,6 +17,16 @@ export interface ExchangeStats {
   readonly duration: { observe(seconds: number): void };
 }
 
+/** Fault accounting for the chaos path (SPEC section 6, Envoy's fault stats). */
+export interface FaultStats {
+  injected(agent: string, tool: string, experiment: string, fault: string): void;
+  skipped(experiment: string, fault: string, reason: string): void;
+  overflow(experiment: string, fault: string): void;
+  readonly active: { inc(): void; dec(): void };
+  /** How many injected faults are in flight now (for max_active_faults). */
+  activeCount(): number;
+}
+
 /**
  * The instance's own prom-client registry (never the global one), so two faultgate instances
  * in one process, as in tests, never share a counter.
@@ -29,8 +39,9 @@ export class Metrics {
   private readonly agents: LabelCap;
   private readonly tools: LabelCap;
   private readonly byAgent = new Map<string, Map<string, ExchangeStats>>();
+  readonly faults: FaultStats;
 
-  constructor(maxLabelValues: number) {
+  constructor(private readonly maxLabelValues: number) {
     this.agents = new LabelCap(maxLabelValues);
     this.tools = new LabelCap(maxLabelValues);
     const registers = [this.registry];
@@ -53,6 +64,7 @@ export class Metrics {
       labelNames: ['tool', 'kind'],
       registers,
     });
+    this.faults = this.createFaultStats(registers);
     collectDefaultMetrics({ register: this.registry, prefix: 'faultgate_process_' });
   }
 
@@ -77,6 +89,54 @@ export class Metrics {
       tools.set(t, stats);
     }
     return stats;
+  }
+
+  private createFaultStats(registers: Registry[]): FaultStats {
+    const injected = new Counter({
+      name: 'faultgate_faults_injected_total',
+      help: 'Faults injected, by agent, tool, experiment and fault type',
+      labelNames: ['agent', 'tool', 'experiment', 'fault'],
+      registers,
+    });
+    const skipped = new Counter({
+      name: 'faultgate_faults_skipped_total',
+      help: 'Fired faults that passed a body through untouched (too large for max_body_bytes, undecodable encoding)',
+      labelNames: ['experiment', 'fault', 'reason'],
+      registers,
+    });
+    const overflow = new Counter({
+      name: 'faultgate_faults_overflow_total',
+      help: 'Faults not injected because safety.max_active_faults were already in flight',
+      labelNames: ['experiment', 'fault'],
+      registers,
+    });
+    const active = new Gauge({
+      name: 'faultgate_active_faults',
+      help: 'Requests with injected faults in flight',
+      registers,
+    });
+    let count = 0;
+    const experiments = new LabelCap(this.maxLabelValues);
+    return {
+      injected: (agent, tool, experiment, fault) =>
+        injected
+          .labels(this.agents.get(agent), this.tools.get(tool), experiments.get(experiment), fault)
+          .inc(),
+      skipped: (experiment, fault, reason) =>
+        skipped.labels(experiments.get(experiment), fault, reason).inc(),
+      overflow: (experiment, fault) => overflow.labels(experiments.get(experiment), fault).inc(),
+      active: {
+        inc: () => {
+          count++;
+          active.inc();
+        },
+        dec: () => {
+          count--;
+          active.dec();
+        },
+      },
+      activeCount: () => count,
+    };
   }
 
   upstreamError(tool: string, kind: UpstreamErrorKind): void {

@@ -44,7 +44,7 @@ export function handleConnect(
   }
   const authority = req.url ?? '';
   const { hostname, port } = splitHost(authority);
-  if (hostname === '' || !/^\d{1,5}$/.test(port)) {
+  if (hostname === '' || !/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
     refuseSocket(socket, 'FAULTGATE_ERR_BAD_REQUEST', 'CONNECT needs host:port');
     return;
   }
@@ -72,16 +72,23 @@ export function handleConnect(
       });
       socket.unshift(first);
       server.emit('connection', socket);
+      // The socket was paused to peek at the first bytes; the new HTTP parser only reads a flowing one.
+      socket.resume();
       return;
     }
     pipeTunnel(env, socket, first, hostname.replace(/^\[|\]$/g, ''), Number(port));
   };
   if (head.length > 0) decide(head);
-  else
+  else {
+    // The server socket is half-open capable: a client that leaves before sending a byte must not leave it open.
+    const onEnd = () => socket.destroy();
+    socket.once('end', onEnd);
     socket.once('data', (chunk: Buffer) => {
       socket.pause();
+      socket.off('end', onEnd);
       decide(chunk);
     });
+  }
 }
 
 /** An opaque (TLS) tunnel: bytes both ways, connection-level failures only. */

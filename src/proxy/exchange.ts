@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import { type ErrorCode, errorBody, errorCodes } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { ExchangeStats, Metrics } from '../observe/metrics.js';
+import type { ChaosRun } from './chaos-run.js';
 import { clientResponseHeaders, isEventStream } from './headers.js';
 import { classifyUpstreamError } from './upstream.js';
 
@@ -51,26 +52,28 @@ export interface ExchangeEnv {
  * `res` with backpressure, and records the outcome exactly once.
  */
 export class Exchange {
-  private controller: Controller | undefined;
-  private status = 0;
-  private finished = false;
+  protected controller: Controller | undefined;
+  protected status = 0;
+  protected finished = false;
   private readonly stats: ExchangeStats;
+  /** The request's chaos state, when any experiment fired. */
+  run: ChaosRun | undefined;
 
   constructor(
-    private readonly env: ExchangeEnv,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    protected readonly env: ExchangeEnv,
+    protected readonly req: IncomingMessage,
+    protected readonly res: ServerResponse,
     readonly agent: string,
     readonly tool: string,
     private readonly startedAt: number,
-    private readonly requestId: number,
+    readonly requestId: number,
   ) {
     this.stats = env.metrics.exchange(agent, tool);
     res.on('drain', this.onDrain);
     res.on('close', this.onClientClose);
   }
 
-  private readonly onDrain = (): void => {
+  protected readonly onDrain = (): void => {
     this.controller?.resume();
   };
 
@@ -96,8 +99,11 @@ export class Exchange {
     if (status < 200) return; // 1xx informational: the final response follows.
     this.status = status;
     if (status >= 500) this.env.metrics.upstreamError(this.tool, 'status');
+    const out = clientResponseHeaders(headers);
+    const marker = this.run?.marker();
+    if (marker) out['x-faultgate-injected'] = marker;
     try {
-      this.res.writeHead(status, statusMessage, clientResponseHeaders(headers));
+      this.res.writeHead(status, statusMessage, out);
     } catch (err) {
       this.fail(err as Error, 'FAULTGATE_ERR_UPSTREAM', 'invalid response headers from the upstream');
       return;
@@ -122,8 +128,14 @@ export class Exchange {
     this.fail(err, failure.code);
   }
 
+  /** A chaos answer was sent instead of calling the upstream. */
+  answered(status: number): void {
+    this.status = status;
+    this.finish(!isFailureStatus(status));
+  }
+
   /** Answers a JSON error, or, once the response has started, aborts it so the client sees a broken body. */
-  private fail(err: Error, code: ErrorCode, detail?: string): void {
+  protected fail(err: Error, code: ErrorCode, detail?: string): void {
     const { logger } = this.env;
     logger.warn(
       {
@@ -144,7 +156,7 @@ export class Exchange {
     this.req.resume(); // discard any unread request body so the socket can close cleanly
   }
 
-  private finish(success: boolean): void {
+  protected finish(success: boolean): void {
     if (this.finished) return;
     this.finished = true;
     this.record(success);
@@ -152,7 +164,9 @@ export class Exchange {
 
   private record(success: boolean): void {
     this.res.off('drain', this.onDrain);
-    (success ? this.stats.success : this.stats.failure).inc();
+    const injected = this.run !== undefined && this.run.injected.length > 0;
+    if (injected) (success ? this.stats.injectedSuccess : this.stats.injectedFailure).inc();
+    else (success ? this.stats.success : this.stats.failure).inc();
     this.stats.duration.observe((performance.now() - this.startedAt) / 1000);
   }
 }

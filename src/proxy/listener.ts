@@ -7,6 +7,7 @@ import {
   type CompiledTool,
   type IdentityResolver,
   type McpFacts,
+  type PeerFacts,
   mcpFromBody,
   mcpFromHeaders,
   NEEDS_BODY,
@@ -18,6 +19,9 @@ import {
 } from '../identity/index.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
+import type { ChaosEngine, Decision } from '../chaos/engine.js';
+import { parseOverride } from '../chaos/override.js';
+import { type Call, runChaos } from './chaos-path.js';
 import { handleConnect } from './connect.js';
 import { Exchange, sendError } from './exchange.js';
 import { upstreamRequestHeaders } from './headers.js';
@@ -30,6 +34,7 @@ export interface ProxyState {
   config: Config;
   identity: IdentityResolver;
   toolTargets: readonly (UpstreamTarget | undefined)[];
+  engine: ChaosEngine;
 }
 
 export function toolTargets(config: Config): (UpstreamTarget | undefined)[] {
@@ -196,25 +201,73 @@ export class ProxyListener {
       );
       return;
     }
-    const headers = upstreamRequestHeaders(
-      req.rawHeaders,
-      req.headers,
-      route.mode === 'reverse' ? target.host : (req.headers.host ?? target.host),
-      route.mode === 'reverse'
-        ? { clientIp: peer.remoteAddress, proto: 'http', host: req.headers.host }
-        : undefined,
+    const decision = this.decide(req, res, state, agent, peer, toolName);
+    if (decision === null) return; // a malformed override was answered
+    const call: Call = {
+      req,
+      res,
+      agent,
+      tool: toolName,
+      dialect: tool?.config.format ?? 'json',
+      target,
+      path: target.basePath + route.path,
+      headers: upstreamRequestHeaders(
+        req.rawHeaders,
+        req.headers,
+        route.mode === 'reverse' ? target.host : (req.headers.host ?? target.host),
+        route.mode === 'reverse'
+          ? { clientIp: peer.remoteAddress, proto: 'http', host: req.headers.host }
+          : undefined,
+      ),
+      body: peek ? (peek.complete ? peek.body : Readable.from(replay(peek, req))) : hasBody(req) ? req : null,
+      startedAt,
+      requestId,
+      peek,
+    };
+    if (!decision) {
+      this.send(call, new Exchange(env, req, res, agent, toolName, startedAt, requestId));
+      return;
+    }
+    runChaos(env, state, call, decision, peer).then(
+      (exchange) => exchange && this.send(call, exchange),
+      (err: Error) => {
+        env.logger.error({ reqId: requestId, err: err.message }, 'chaos run failed');
+        sendError(res, 'FAULTGATE_ERR_INTERNAL', 'fault injection failed');
+      },
     );
-    const exchange = new Exchange(env, req, res, agent, toolName, startedAt, requestId);
-    let body: Readable | Buffer | null = null;
-    if (peek) body = peek.complete ? peek.body : Readable.from(replay(peek, req));
-    else if (hasBody(req)) body = req;
-    env.agent.dispatch(
+  }
+
+  /** The experiments that fire for this request; null when a bad override was answered with 400. */
+  private decide(
+    req: IncomingMessage,
+    res: ServerResponse,
+    state: ProxyState,
+    agent: string,
+    peer: PeerFacts,
+    tool: string,
+  ): Decision | undefined | null {
+    const override = req.headers['x-faultgate-fault'];
+    if (override !== undefined && state.config.chaos.header_overrides) {
+      const parsed = parseOverride(Array.isArray(override) ? override[0]! : override);
+      if (!parsed.ok) {
+        req.resume();
+        sendError(res, 'FAULTGATE_ERR_OVERRIDE', parsed.message);
+        return null;
+      }
+      return { rng: state.engine.requestRng(agent, tool), fired: [parsed.experiment] };
+    }
+    if (!state.engine.active) return undefined;
+    return state.engine.decide(agent, state.identity.tenant(peer), tool);
+  }
+
+  private send(call: Call, exchange: Exchange): void {
+    this.env.agent.dispatch(
       {
-        origin: target.origin,
-        path: target.basePath + route.path,
-        method: req.method as 'GET',
-        headers,
-        body,
+        origin: call.target.origin,
+        path: call.path,
+        method: call.req.method as 'GET',
+        headers: call.headers,
+        body: call.body,
       },
       exchange,
     );
@@ -228,19 +281,19 @@ function hasBody(req: IncomingMessage): boolean {
   return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
-function hasJsonBody(req: IncomingMessage): boolean {
+export function hasJsonBody(req: IncomingMessage): boolean {
   const ct = req.headers['content-type'];
   return hasBody(req) && ct?.includes('json') === true;
 }
 
-interface Peek {
+export interface Peek {
   chunks: Buffer[];
   body: Buffer;
   complete: boolean;
 }
 
 /** Reads at most `limit` bytes of the body; the read bytes are replayed to the upstream unchanged. */
-function peekBody(req: IncomingMessage, limit: number): Promise<Peek> {
+export function peekBody(req: IncomingMessage, limit: number): Promise<Peek> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -263,7 +316,7 @@ function peekBody(req: IncomingMessage, limit: number): Promise<Peek> {
   });
 }
 
-async function* replay(peek: Peek, req: IncomingMessage): AsyncGenerator<Buffer> {
+export async function* replay(peek: Peek, req: IncomingMessage): AsyncGenerator<Buffer> {
   yield* peek.chunks;
   for await (const chunk of req) yield chunk as Buffer;
 }

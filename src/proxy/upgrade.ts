@@ -34,6 +34,9 @@ export function handleUpgrade(
   head: Buffer,
 ): void {
   socket.on('error', () => socket.destroy());
+  // Detached from the HTTP server like a CONNECT socket: shutdown must be able to cut it.
+  env.tunnels.add(socket);
+  socket.once('close', () => env.tunnels.delete(socket));
   const route = router.route(req);
   if (route.mode === 'denied') {
     refuseSocket(socket, route.code, route.detail);

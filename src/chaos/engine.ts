@@ -1,0 +1,65 @@
+import { randomInt } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import { CompiledExperiment } from './experiment.js';
+import { hash32, SeededRng } from './rng.js';
+
+/** The experiments that fired for one request, in config order, and the request's random stream. */
+export interface Decision {
+  rng: SeededRng;
+  fired: CompiledExperiment[];
+}
+
+const MAX_SEQUENCE_KEYS = 100_000;
+
+/**
+ * Decides, per request, which experiments fire. Each request gets its own random stream seeded
+ * from (seed, agent, tool, n) where n counts that agent's requests to that tool, so the k-th call
+ * of an agent to a tool meets the same faults whatever other agents do concurrently.
+ */
+export class ChaosEngine {
+  level: number;
+  readonly seed: number;
+  private readonly experiments: CompiledExperiment[];
+  private readonly startedAt = performance.now();
+  private readonly sequence = new Map<string, number>();
+
+  constructor(config: Config) {
+    this.level = config.chaos.level;
+    this.seed = config.chaos.seed ?? randomInt(0, 2 ** 31);
+    this.experiments = config.experiments.map((e) => new CompiledExperiment(e));
+  }
+
+  get active(): boolean {
+    return this.level > 0 && this.experiments.length > 0;
+  }
+
+  /** A fresh random stream for the next request of (agent, tool). */
+  requestRng(agent: string, tool: string): SeededRng {
+    const key = `${agent}\n${tool}`;
+    const n = this.sequence.get(key) ?? 0;
+    if (this.sequence.size >= MAX_SEQUENCE_KEYS && n === 0) this.sequence.clear();
+    this.sequence.set(key, n + 1);
+    return new SeededRng(hash32(`${key}\n${n}`, this.seed));
+  }
+
+  decide(agent: string, tenant: string, tool: string): Decision | undefined {
+    if (!this.active) return undefined;
+    const elapsed = performance.now() - this.startedAt;
+    let rng: SeededRng | undefined;
+    let fired: CompiledExperiment[] | undefined;
+    for (const exp of this.experiments) {
+      if (
+        !exp.activeAt(elapsed) ||
+        !exp.targets(agent, tenant, tool) ||
+        !exp.inCohort(this.seed, agent, tenant)
+      )
+        continue;
+      rng ??= this.requestRng(agent, tool);
+      if (exp.fault.selfDecides || rng.next() < exp.probabilityAt(this.level)) {
+        fired ??= [];
+        fired.push(exp);
+      }
+    }
+    return fired && rng ? { rng, fired } : undefined;
+  }
+}

@@ -1,0 +1,125 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { PassThrough, pipeline, type Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import type { Dispatcher } from 'undici';
+import type { CompiledExperiment } from '../chaos/experiment.js';
+import type { FaultContext, ResponseEffect, ResponseHead } from '../faults/types.js';
+import { Exchange, isFailureStatus } from './exchange.js';
+import { clientResponseHeaders, isEventStream } from './headers.js';
+
+type Controller = Dispatcher.DispatchController;
+
+function decoderFor(encoding: string): Transform | undefined {
+  switch (encoding.trim().toLowerCase()) {
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip();
+    case 'deflate':
+      return createInflate();
+    case 'br':
+      return createBrotliDecompress();
+    default:
+      return undefined;
+  }
+}
+
+interface Applied {
+  effect: ResponseEffect;
+  ctx: FaultContext;
+}
+
+/**
+ * An exchange whose response goes through fault transforms: the upstream body is written into
+ * a PassThrough (pausing undici when it is full) that is piped through every transform into `res`.
+ */
+export class ChaosExchange extends Exchange {
+  private source: PassThrough | undefined;
+  responseFaults: CompiledExperiment[] = [];
+
+  override onResponseStart(
+    controller: Controller,
+    status: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
+    if (this.responseFaults.length === 0) {
+      super.onResponseStart(controller, status, headers, statusMessage);
+      return;
+    }
+    if (status < 200) return;
+    this.status = status;
+    if (status >= 500) this.env.metrics.upstreamError(this.tool, 'status');
+    const source = new PassThrough({ highWaterMark: 64 * 1024 });
+    source.on('drain', () => controller.resume());
+    this.source = source;
+    const head: ResponseHead = { status, statusMessage, headers: clientResponseHeaders(headers) };
+    this.applyFaults(head).catch((err: Error) =>
+      this.fail(err, 'FAULTGATE_ERR_INTERNAL', `fault failed: ${err.message}`),
+    );
+  }
+
+  override onResponseData(controller: Controller, chunk: Buffer): void {
+    if (!this.source) super.onResponseData(controller, chunk);
+    else if (!this.source.write(chunk)) controller.pause();
+  }
+
+  override onResponseEnd(): void {
+    if (!this.source) super.onResponseEnd();
+    else this.source.end();
+  }
+
+  override onResponseError(controller: Controller, err: Error): void {
+    if (this.source && this.res.headersSent) {
+      this.source.destroy(err);
+      return;
+    }
+    super.onResponseError(controller, err);
+  }
+
+  private async applyFaults(head: ResponseHead): Promise<void> {
+    const run = this.run!;
+    let applied: Applied[] = [];
+    for (const exp of this.responseFaults) {
+      const ctx = run.context(exp);
+      const effect = await exp.fault.response!(ctx, head);
+      if (run.controller.signal.aborted || this.finished) return;
+      if (!effect) continue;
+      if (!effect.passive) run.record(exp);
+      applied.push({ effect, ctx });
+    }
+    const encoding = head.headers['content-encoding'];
+    const streams: (PassThrough | Transform)[] = [this.source!];
+    if (
+      typeof encoding === 'string' &&
+      encoding !== 'identity' &&
+      applied.some((a) => a.effect.needsDecoded)
+    ) {
+      const decoder = decoderFor(encoding);
+      if (decoder) {
+        // Transforms read plain bytes; the client gets them uncompressed, and the header says so.
+        streams.push(decoder);
+        delete head.headers['content-encoding'];
+        delete head.headers['content-length'];
+      } else {
+        applied = applied.filter((a) => {
+          if (a.effect.needsDecoded) a.ctx.skipped(`content-encoding ${encoding}`);
+          return !a.effect.needsDecoded;
+        });
+      }
+    }
+    for (const a of applied) if (a.effect.stream) streams.push(a.effect.stream);
+    if (applied.some((a) => a.effect.stream && !a.effect.keepsLength)) delete head.headers['content-length'];
+    const marker = run.marker();
+    if (marker) head.headers['x-faultgate-injected'] = marker;
+    this.status = head.status;
+    this.res.writeHead(head.status, head.statusMessage, head.headers);
+    if (isEventStream(head.headers)) this.res.flushHeaders();
+    pipeline([...streams, this.res], (err) => {
+      if (err) {
+        if (this.controller && !this.controller.aborted) this.controller.abort(err);
+        if (!this.res.destroyed) this.res.destroy();
+        this.finish(false);
+      } else this.finish(!isFailureStatus(this.status));
+    });
+  }
+}

@@ -1,0 +1,171 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { CompiledExperiment } from '../chaos/experiment.js';
+import type { Dialect } from '../faults/common.js';
+import type { FaultContext, PreAction, Rng } from '../faults/types.js';
+import type { Logger } from '../observe/logger.js';
+import type { FaultStats } from '../observe/metrics.js';
+
+/** What a chaos run needs from the instance. */
+export interface ChaosEnv {
+  logger: Logger;
+  faults: FaultStats;
+  markInjected: boolean;
+  maxBodyBytes: number;
+}
+
+/** Per-request facts shared by every fault context of the request. */
+export interface RequestInfo {
+  requestId: number;
+  agent: string;
+  tenant: string;
+  tool: string;
+  toolDialect: Dialect;
+  req: IncomingMessage;
+  res: ServerResponse;
+}
+
+/**
+ * The chaos state of one request: the fired experiments, their contexts, the abort signal
+ * that cuts every wait short, and the bookkeeping of what was injected.
+ */
+export class ChaosRun {
+  readonly controller = new AbortController();
+  readonly injected: string[] = [];
+  jsonRpcId: string | number | null | undefined;
+  private active = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    readonly env: ChaosEnv,
+    readonly info: RequestInfo,
+    readonly rng: Rng,
+    readonly fired: readonly CompiledExperiment[],
+  ) {
+    info.res.once('close', () => this.end());
+  }
+
+  /** Called once per fault that acted: log line, counter, active gauge, response marker. */
+  record(exp: CompiledExperiment): void {
+    const { info, env } = this;
+    this.injected.push(`${exp.name}/${exp.type}`);
+    env.faults.injected(info.agent, info.tool, exp.name, exp.type);
+    if (!this.active) {
+      this.active = true;
+      env.faults.active.inc();
+    }
+    env.logger.info(
+      {
+        reqId: info.requestId,
+        agent: info.agent,
+        tenant: info.tenant,
+        tool: info.tool,
+        experiment: exp.name,
+        fault: exp.type,
+      },
+      'fault injected',
+    );
+  }
+
+  /** The header value of `x-faultgate-injected`, if marking is on and something was injected. */
+  marker(): string | undefined {
+    return this.env.markInjected && this.injected.length > 0 ? this.injected.join(', ') : undefined;
+  }
+
+  context(exp: CompiledExperiment): FaultContext {
+    const run = this;
+    const { info } = this;
+    return {
+      rng: this.rng,
+      requestId: info.requestId,
+      agent: info.agent,
+      tenant: info.tenant,
+      tool: info.tool,
+      experiment: exp.name,
+      dialect: exp.dialect ?? info.toolDialect,
+      method: info.req.method ?? 'GET',
+      path: info.req.url ?? '/',
+      requestHeaders: info.req.headers,
+      get jsonRpcId() {
+        return run.jsonRpcId;
+      },
+      maxBodyBytes: this.env.maxBodyBytes,
+      signal: this.controller.signal,
+      sleep: (ms) => this.sleep(ms),
+      skipped: (reason) => {
+        this.env.faults.skipped(exp.name, exp.type, reason);
+        this.env.logger.debug(
+          { reqId: info.requestId, experiment: exp.name, fault: exp.type, reason },
+          'fault skipped',
+        );
+      },
+      cutConnection: (how) => cut(info.res.socket ?? info.req.socket, how),
+      now: () => Date.now(),
+    };
+  }
+
+  /** An interruptible wait: resolves true after `ms`, or false as soon as the run ends. */
+  sleep(ms: number): Promise<boolean> {
+    if (this.controller.signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (completed: boolean) => {
+        clearTimeout(timer);
+        this.timers.delete(timer);
+        this.controller.signal.removeEventListener('abort', onAbort);
+        resolve(completed);
+      };
+      const onAbort = () => done(false);
+      const timer = setTimeout(() => done(true), ms);
+      this.timers.add(timer);
+      this.controller.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** The request is over (response closed or client gone): release waits, timers and the gauge. */
+  end(): void {
+    if (!this.controller.signal.aborted) this.controller.abort();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.active) {
+      this.active = false;
+      this.env.faults.active.dec();
+    }
+  }
+}
+
+export function cut(socket: Socket | null, how: 'reset' | 'close'): void {
+  if (!socket || socket.destroyed) return;
+  if (how === 'reset') socket.resetAndDestroy();
+  else socket.destroy();
+}
+
+/** Carries out a request-phase answer on the client connection. */
+export function answer(run: ChaosRun, action: PreAction): void {
+  const { req, res } = run.info;
+  switch (action.kind) {
+    case 'respond': {
+      const body = typeof action.body === 'string' ? Buffer.from(action.body) : action.body;
+      const marker = run.marker();
+      res.writeHead(action.status, {
+        ...action.headers,
+        'content-length': String(body.length),
+        ...(marker ? { 'x-faultgate-injected': marker } : {}),
+      });
+      res.end(body);
+      req.resume(); // the unread request body is discarded so the connection can be reused
+      return;
+    }
+    case 'reset':
+      cut(req.socket, 'reset');
+      return;
+    case 'close':
+      cut(req.socket, 'close');
+      return;
+    case 'continue':
+      return;
+    case 'hang':
+      // Nothing is sent; the response closes when the client gives up (or the server times it out).
+      req.resume();
+      return;
+  }
+}
