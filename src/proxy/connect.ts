@@ -59,6 +59,10 @@ export function handleConnect(
   }
   env.tunnels.add(socket);
   socket.once('close', () => env.tunnels.delete(socket));
+  // A tunnel is outside the HTTP server's timeouts: bound how long it may sit idle (also while
+  // faultgate waits for its first bytes). Served-as-HTTP tunnels get the server's own timeout.
+  const idle = env.state().config.limits.client_idle_timeout_ms;
+  if (idle > 0) socket.setTimeout(idle, () => socket.destroy());
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
 
   const decide = (first: Buffer) => {
@@ -70,6 +74,7 @@ export function handleConnect(
         port,
         proxyAuthorization: req.headers['proxy-authorization'],
       });
+      socket.setTimeout(0); // the HTTP server sets its own
       socket.unshift(first);
       server.emit('connection', socket);
       // The socket was paused to peek at the first bytes; the new HTTP parser only reads a flowing one.
@@ -94,7 +99,14 @@ export function handleConnect(
 /** An opaque (TLS) tunnel: bytes both ways, connection-level failures only. */
 function pipeTunnel(env: ProxyEnv, client: Socket, first: Buffer, host: string, port: number): void {
   const { connect_timeout_ms } = env.state().config.upstream;
-  const upstream = netConnect({ host, port, noDelay: true });
+  let upstream: Socket;
+  try {
+    upstream = netConnect({ host, port, noDelay: true });
+  } catch (err) {
+    env.logger.warn({ target: `${host}:${port}`, err: (err as Error).message }, 'tunnel connect refused');
+    client.destroy();
+    return;
+  }
   upstream.setTimeout(connect_timeout_ms, () =>
     upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
   );

@@ -1,10 +1,4 @@
-import {
-  createServer,
-  type IncomingMessage,
-  type RequestListener,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { onTestFinished } from 'vitest';
@@ -23,10 +17,7 @@ export interface TestServer {
 }
 
 /** A real upstream on 127.0.0.1, port 0, closed when the test finishes. */
-export async function startUpstream(
-  handler: Handler | RequestListener,
-  server: Server = createServer(),
-): Promise<TestServer> {
+export async function startUpstream(handler: Handler, server: Server = createServer()): Promise<TestServer> {
   server.on('request', handler);
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
