@@ -20,10 +20,15 @@ export class ChaosEngine {
   level: number;
   readonly seed: number;
   private readonly experiments: CompiledExperiment[];
-  private readonly startedAt = performance.now();
+  private readonly startedAt: number;
   private readonly sequence = new Map<string, number>();
 
-  constructor(config: Config) {
+  /** `now` is injectable so schedule windows can be tested without waiting. */
+  constructor(
+    config: Config,
+    private readonly now: () => number = performance.now.bind(performance),
+  ) {
+    this.startedAt = now();
     this.level = config.chaos.level;
     this.seed = config.chaos.seed ?? randomInt(0, 2 ** 31);
     this.experiments = config.experiments.map((e) => new CompiledExperiment(e));
@@ -44,7 +49,7 @@ export class ChaosEngine {
 
   decide(agent: string, tenant: string, tool: string): Decision | undefined {
     if (!this.active) return undefined;
-    const elapsed = performance.now() - this.startedAt;
+    const elapsed = this.now() - this.startedAt;
     let rng: SeededRng | undefined;
     let fired: CompiledExperiment[] | undefined;
     for (const exp of this.experiments) {

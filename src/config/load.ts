@@ -39,8 +39,9 @@ export function substituteEnv(
       let replacement: string;
       if (whole === '$$') replacement = '$';
       else if (value === undefined && fallback === undefined) {
+        // Reported once as missing, not again as a null where a string was expected.
         missing.push({ name: name!, offset });
-        replacement = '';
+        replacement = emptyScalar(text, offset, whole.length);
       } else {
         // As in the shell, `:-` also replaces a variable that is set but empty.
         const chosen = value !== undefined && (value !== '' || fallback === undefined) ? value : fallback!;
@@ -194,9 +195,12 @@ function issueProblems(
     // A union of literals (`401 | 403`): name every allowed value, not just the first branch's.
     const literals = unionLiterals(issue.errors);
     if (literals) return [at(issue.path, undefined, `expected one of ${literals}`)];
-    // Otherwise report the most specific branch's issues, which say far more than "invalid input".
+    // Otherwise report the branch that got furthest: one that accepted the value's type (and so
+    // says what is wrong inside it), then the one with the fewest issues.
+    const score = (b: readonly z.core.$ZodIssue[]) =>
+      b.length + (b.some((sub) => sub.code === 'invalid_type' && sub.path.length === 0) ? 1000 : 0);
     const branch = issue.errors.reduce(
-      (a, b) => (b.length < a.length && b.length > 0 ? b : a),
+      (a, b) => (b.length > 0 && (a.length === 0 || score(b) < score(a)) ? b : a),
       issue.errors[0] ?? [],
     );
     if (branch.length > 0) {
@@ -236,19 +240,26 @@ export function parseConfig(
     const pos = position(err.pos[0]);
     problems.push({ file, ...pos, path: '(yaml)', message: err.message.split('\n')[0]! });
   }
-  if (doc.errors.length > 0) return { ok: false, problems };
+  if (doc.errors.length > 0) return { ok: false, problems: sortProblems(problems) };
   const result = configSchema.safeParse(doc.toJS({ maxAliasCount: 100 }) ?? {});
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(...issueProblems(file, doc, position, issue));
+    // A value that is wrong only because its variable is unset was already reported as such.
+    const unset = new Set(problems.map((p) => `${p.line}:${p.col}`));
+    for (const issue of result.error.issues) {
+      for (const p of issueProblems(file, doc, position, issue)) {
+        if (!unset.has(`${p.line}:${p.col}`)) problems.push(p);
+      }
+    }
   }
-  if (problems.length > 0 || !result.success) {
-    problems.sort((a, b) => a.line - b.line || a.col - b.col);
-    return { ok: false, problems };
-  }
+  if (problems.length > 0 || !result.success) return { ok: false, problems: sortProblems(problems) };
   const config = result.data;
   config.ca.dir = resolve(baseDir, config.ca.dir);
   if (config.upstream.ca_file) config.upstream.ca_file = resolve(baseDir, config.upstream.ca_file);
   return { ok: true, config: deepFreeze(config), text: raw };
+}
+
+function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+  return problems.sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {

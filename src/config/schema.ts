@@ -88,28 +88,50 @@ export type Experiment = {
   };
 }[FaultType];
 
-/** Resolves aliases and validates `config` with the fault type's own schema. */
-export const experimentSchema = experimentInput.transform((exp, ctx): Experiment => {
-  const alias = faultAliases[exp.type];
-  const type = alias ? alias.type : exp.type;
-  if (!isFaultType(type)) {
-    ctx.issues.push({
+function resolveType(name: string): FaultType | undefined {
+  const alias = faultAliases[name];
+  const type = alias ? alias.type : name;
+  return isFaultType(type) ? type : undefined;
+}
+
+/** Validates `type` and `config`; runs even when other keys of the experiment are wrong. */
+function checkTypeAndConfig(
+  exp: { type: string; config?: unknown },
+  ctx: z.core.$RefinementCtx<unknown>,
+): void {
+  const type = resolveType(exp.type);
+  if (!type) {
+    ctx.addIssue({
       code: 'custom',
       input: exp.type,
       path: ['type'],
       message: `unknown fault type "${exp.type}"; known: ${[...faultTypes, ...Object.keys(faultAliases)].join(', ')}`,
     });
-    return z.NEVER;
+    return;
   }
-  const parsed = faultSchemas[type].safeParse({ ...alias?.defaults, ...exp.config });
+  const config = exp.config ?? {};
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) return; // reported by the object schema
+  const parsed = faultSchemas[type].safeParse({ ...faultAliases[exp.type]?.defaults, ...config });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      ctx.issues.push({ ...issue, path: ['config', ...issue.path] } as z.core.$ZodRawIssue);
+      ctx.addIssue({ ...issue, path: ['config', ...issue.path] } as z.core.$ZodRawIssue);
     }
-    return z.NEVER;
   }
-  return { ...exp, type, config: parsed.data, ...(alias ? { alias: exp.type } : {}) } as Experiment;
-});
+}
+
+/** Resolves aliases and parses `config` with the fault type's own schema. */
+export const experimentSchema = experimentInput
+  .superRefine((exp, ctx) => checkTypeAndConfig(exp, ctx), {
+    when: (payload) => typeof (payload.value as { type?: unknown } | null)?.type === 'string',
+  })
+  .transform((exp): Experiment => {
+    const alias = faultAliases[exp.type];
+    const type = resolveType(exp.type);
+    // An invalid type or config was already reported by the refinement above.
+    const parsed = type ? faultSchemas[type].safeParse({ ...alias?.defaults, ...exp.config }) : undefined;
+    if (!type || !parsed?.success) return z.NEVER;
+    return { ...exp, type, config: parsed.data, ...(alias ? { alias: exp.type } : {}) } as Experiment;
+  });
 
 const safetySchema = z.strictObject({
   max_affected_requests: nonNegInt.default(1000),
@@ -194,60 +216,72 @@ const configInput = z.strictObject({
     .prefault({}),
 });
 
-function duplicates(names: string[]): Map<string, number> {
-  const seen = new Map<string, number>();
-  const dups = new Map<string, number>();
+type Loose = Record<string, unknown>;
+const isLoose = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** The entries of a list that may not have parsed: anything but an object reads as `{}`. */
+const entries = (list: unknown): Loose[] =>
+  Array.isArray(list) ? list.map((x) => (isLoose(x) ? x : {})) : [];
+const strings = (list: unknown): (string | undefined)[] =>
+  Array.isArray(list) ? list.map((x) => (typeof x === 'string' ? x : undefined)) : [];
+
+/** Every repeated name with the index of the entry that repeats it. */
+function duplicates(names: readonly unknown[]): [string, number][] {
+  const seen = new Set<string>();
+  const dups: [string, number][] = [];
   names.forEach((n, i) => {
-    if (seen.has(n)) dups.set(n, i);
-    else seen.set(n, i);
+    if (typeof n !== 'string') return;
+    if (seen.has(n)) dups.push([n, i]);
+    else seen.add(n);
   });
   return dups;
 }
 
 const isGlob = (s: string): boolean => s.includes('*');
 
-/** Cross-field rules: unique names, references to tools that exist. */
-export const configSchema = configInput.superRefine((cfg, ctx) => {
-  for (const [name, i] of duplicates(cfg.listeners.map((l) => l.name))) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['listeners', i, 'name'],
-      message: `duplicate listener name "${name}"`,
-    });
+/**
+ * Cross-field rules: unique names, references to tools that exist. They run even when other
+ * parts of the config failed, so a user sees every problem at once; the input may then be
+ * partly invalid, hence the defensive reading.
+ */
+function crossCheck(cfg: Loose, ctx: z.RefinementCtx): void {
+  const lists = [
+    ['listeners', 'listener'],
+    ['tools', 'tool'],
+    ['experiments', 'experiment'],
+  ] as const;
+  for (const [key, what] of lists) {
+    for (const [name, i] of duplicates(entries(cfg[key]).map((e) => e.name))) {
+      ctx.addIssue({ code: 'custom', path: [key, i, 'name'], message: `duplicate ${what} name "${name}"` });
+    }
   }
-  for (const [name, i] of duplicates(cfg.tools.map((t) => t.name))) {
-    ctx.addIssue({ code: 'custom', path: ['tools', i, 'name'], message: `duplicate tool name "${name}"` });
-  }
-  for (const [name, i] of duplicates(cfg.experiments.map((e) => e.name))) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['experiments', i, 'name'],
-      message: `duplicate experiment name "${name}"`,
-    });
-  }
-  const toolNames = new Set(cfg.tools.map((t) => t.name));
-  cfg.tools.forEach((tool, i) => {
-    tool.fallback_for.forEach((ref, j) => {
-      if (!toolNames.has(ref) || ref === tool.name) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['tools', i, 'fallback_for', j],
-          message: ref === tool.name ? 'a tool cannot be its own fallback' : `unknown tool "${ref}"`,
-        });
-      }
+  // Without a tool list that parsed, every reference would look unknown: say nothing.
+  if (!Array.isArray(cfg.tools)) return;
+  const tools = entries(cfg.tools);
+  const toolNames = new Set(tools.map((t) => t.name));
+  tools.forEach((tool, i) => {
+    strings(tool.fallback_for).forEach((ref, j) => {
+      if (ref === undefined || (toolNames.has(ref) && ref !== tool.name)) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tools', i, 'fallback_for', j],
+        message: ref === tool.name ? 'a tool cannot be its own fallback' : `unknown tool "${ref}"`,
+      });
     });
   });
-  cfg.experiments.forEach((exp, i) => {
-    exp.target.tools.forEach((ref, j) => {
-      if (!isGlob(ref) && ref !== 'unmatched' && !toolNames.has(ref)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['experiments', i, 'target', 'tools', j],
-          message: `unknown tool "${ref}"`,
-        });
-      }
+  entries(cfg.experiments).forEach((exp, i) => {
+    strings(isLoose(exp.target) ? exp.target.tools : undefined).forEach((ref, j) => {
+      if (ref === undefined || isGlob(ref) || ref === 'unmatched' || toolNames.has(ref)) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['experiments', i, 'target', 'tools', j],
+        message: `unknown tool "${ref}"`,
+      });
     });
   });
+}
+
+export const configSchema = configInput.superRefine((cfg, ctx) => crossCheck(cfg, ctx), {
+  when: (payload) => isLoose(payload.value),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -26,19 +26,18 @@ export function compilePathGlob(glob: string): StringMatcher {
   return (path) => re.test(path);
 }
 
-/** The first segment of a path (`/v1/chat` -> `v1`, `/` -> ``). */
-export function firstSegment(path: string): string {
-  const end = path.indexOf('/', 1);
-  return end === -1 ? path.slice(1) : path.slice(1, end);
-}
-
 /**
- * The first segment every path a glob matches must have (`/v1/**` -> `v1`), or undefined when
- * that segment has a wildcard (`/*`, `/**`, `/v?`, `/v1**`).
+ * The leading segments of a path glob that are either literal or a whole-segment `*`, which
+ * every matching path must have (`/v1/chat/*` -> [v1, chat, *], `/v1/**` -> [v1], `/**` -> []).
+ * Used to index tools by path without running their globs.
  */
-export function literalFirstSegment(glob: string): string | undefined {
-  const segment = firstSegment(glob);
-  return /[*?]/.test(segment) ? undefined : segment;
+export function pathIndexPrefix(glob: string): string[] {
+  const prefix: string[] = [];
+  for (const segment of glob.slice(1).split('/')) {
+    if (segment !== '*' && /[*?]/.test(segment)) break;
+    prefix.push(segment);
+  }
+  return prefix;
 }
 
 /** Value globs (header values, agent and tool names): `*` matches any run of characters. */

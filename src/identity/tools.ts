@@ -4,7 +4,7 @@ import {
   compileHostPattern,
   compilePathGlob,
   compileValueGlob,
-  literalFirstSegment,
+  pathIndexPrefix,
   type StringMatcher,
 } from './glob.js';
 
@@ -31,8 +31,8 @@ export interface McpFacts {
 export class CompiledTool {
   readonly name: string;
   readonly needsMcp: boolean;
-  /** The first path segment this tool requires (`/v1/**` -> `v1`); undefined when any may match. */
-  readonly pathKey: string | undefined;
+  /** The leading path segments this tool requires (`/v1/**` -> [v1], `*` = any one segment). */
+  readonly pathPrefix: readonly string[];
   private readonly host?: (hostname: string, port: string) => boolean;
   private readonly path?: StringMatcher;
   private readonly methods?: ReadonlySet<string>;
@@ -46,7 +46,7 @@ export class CompiledTool {
     this.name = config.name;
     if (m.host) this.host = compileHostPattern(m.host);
     if (m.path) this.path = compilePathGlob(m.path);
-    this.pathKey = m.path ? literalFirstSegment(m.path) : undefined;
+    this.pathPrefix = m.path ? pathIndexPrefix(m.path) : [];
     if (m.methods) this.methods = new Set(m.methods.map((x) => x.toUpperCase()));
     this.headers = Object.entries(m.headers ?? {}).map(
       ([k, v]) => [k.toLowerCase(), compileValueGlob(v)] as const,
