@@ -125,7 +125,8 @@ export class Exchange {
     if (err instanceof ClientGoneError || this.finished) return;
     const failure = classifyUpstreamError(err);
     this.env.metrics.upstreamError(this.tool, failure.kind);
-    this.fail(err, failure.code);
+    const base = errorCodes[failure.code].message;
+    this.fail(err, failure.code, failure.cause ? `${base} (${failure.cause})` : base);
   }
 
   /** A chaos answer was sent instead of calling the upstream. */

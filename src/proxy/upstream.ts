@@ -36,6 +36,8 @@ const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
 export interface UpstreamFailure {
   code: ErrorCode;
   kind: UpstreamErrorKind;
+  /** The underlying cause as the client may see it, e.g. `ECONNREFUSED`. */
+  cause?: string;
 }
 
 /** Maps an undici or socket error to faultgate's error code and the metric's `kind`. */
@@ -44,16 +46,18 @@ export function classifyUpstreamError(err: Error): UpstreamFailure {
   // undici wraps socket errors in `cause`; the innermost code says the most.
   for (let depth = 0; e && depth < 4; depth++) {
     const code = e.code ?? '';
-    if (connectCodes.has(code)) return { code: 'FAULTGATE_ERR_UPSTREAM_CONNECT', kind: 'connect' };
-    if (timeoutCodes.has(code)) return { code: 'FAULTGATE_ERR_UPSTREAM_TIMEOUT', kind: 'timeout' };
-    if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code))
-      return { code: 'FAULTGATE_ERR_UPSTREAM_TLS', kind: 'connect' };
+    const cause = code || undefined;
+    if (connectCodes.has(code)) return { code: 'FAULTGATE_ERR_UPSTREAM_CONNECT', kind: 'connect', cause };
+    if (timeoutCodes.has(code)) return { code: 'FAULTGATE_ERR_UPSTREAM_TIMEOUT', kind: 'timeout', cause };
+    if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
+      return { code: 'FAULTGATE_ERR_UPSTREAM_TLS', kind: 'connect', cause };
+    }
     if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') {
-      return { code: 'FAULTGATE_ERR_UPSTREAM_RESET', kind: 'reset' };
+      return { code: 'FAULTGATE_ERR_UPSTREAM_RESET', kind: 'reset', cause };
     }
     e = e.cause as typeof e;
   }
-  return { code: 'FAULTGATE_ERR_UPSTREAM', kind: 'reset' };
+  return { code: 'FAULTGATE_ERR_UPSTREAM', kind: 'reset', cause: err.message };
 }
 
 /** A parsed upstream URL: where undici connects and what prefixes the request path. */
