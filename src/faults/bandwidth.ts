@@ -1,12 +1,17 @@
 import { z } from 'zod';
-import { pendingFault } from './pending.js';
-import type { Fault } from './types.js';
+import { throttle } from '../stream/throttle.js';
 import { posInt } from './common.js';
+import type { Fault } from './types.js';
 
 export const bandwidthSchema = z.strictObject({ bytes_per_s: posInt });
 export type BandwidthConfig = z.infer<typeof bandwidthSchema>;
 
-// TODO(issue 3): the runtime of this fault type; until then starting a config that uses it fails loudly.
-export function createBandwidth(_config: BandwidthConfig): Fault {
-  return pendingFault('bandwidth');
+/** Paces the response body to `bytes_per_s`; the bytes themselves are never changed. */
+export function createBandwidth(config: BandwidthConfig): Fault {
+  return {
+    response: (ctx) => ({
+      stream: throttle(config.bytes_per_s, { now: () => ctx.now(), sleep: (ms) => ctx.sleep(ms) }),
+      keepsLength: true,
+    }),
+  };
 }

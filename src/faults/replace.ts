@@ -1,7 +1,8 @@
+import { Transform, type TransformCallback } from 'node:stream';
 import { z } from 'zod';
-import { pendingFault } from './pending.js';
-import type { Fault } from './types.js';
+import { applyHead, hasBody } from '../stream/http-body.js';
 import { headerMap, httpStatus } from './common.js';
+import type { Fault } from './types.js';
 
 export const replaceSchema = z
   .strictObject({
@@ -14,7 +15,45 @@ export const replaceSchema = z
   });
 export type ReplaceConfig = z.infer<typeof replaceSchema>;
 
-// TODO(issue 3): the runtime of this fault type; until then starting a config that uses it fails loudly.
-export function createReplace(_config: ReplaceConfig): Fault {
-  return pendingFault('replace');
+/**
+ * Reads and drops the upstream body, then sends `body` when the upstream's has ended: the
+ * response keeps the upstream's timing, and the upstream connection stays reusable.
+ */
+function replaceBody(body: Buffer): Transform {
+  return new Transform({
+    transform(_chunk: Buffer, _enc, cb: TransformCallback) {
+      cb();
+    },
+    flush(cb: TransformCallback) {
+      cb(null, body.length > 0 ? body : undefined);
+    },
+  });
+}
+
+/**
+ * Rewrites a real response: `status`, `headers` (an empty value removes a header) and `body`.
+ * A string body is sent as is, an object or array as JSON (with `content-type: application/json`
+ * unless `headers` sets one); `content-length` always matches what is sent.
+ */
+export function createReplace(config: ReplaceConfig): Fault {
+  const json = config.body !== undefined && typeof config.body !== 'string';
+  const body =
+    config.body === undefined
+      ? undefined
+      : Buffer.from(typeof config.body === 'string' ? config.body : JSON.stringify(config.body));
+  const ownContentType = Object.keys(config.headers ?? {}).some((k) => k.toLowerCase() === 'content-type');
+  return {
+    response(ctx, head) {
+      applyHead(head, config.status, config.headers);
+      const bodyless = !hasBody('GET', head.status);
+      if (bodyless) delete head.headers['content-length'];
+      if (!body) return {};
+      if (json && !ownContentType) head.headers['content-type'] = 'application/json';
+      delete head.headers['content-encoding']; // the new body is plain text
+      // A HEAD response declares the length a GET would get; node sends no body for it.
+      if (!bodyless) head.headers['content-length'] = String(body.length);
+      const sent = bodyless || ctx.method === 'HEAD' ? Buffer.alloc(0) : body;
+      return { stream: replaceBody(sent), keepsLength: true };
+    },
+  };
 }

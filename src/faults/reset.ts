@@ -25,12 +25,12 @@ export function createReset(config: ResetConfig): Fault {
           }
           if (room > 0) this.push(chunk.subarray(0, room));
           sent = config.after_bytes;
-          // Let the bytes before the cut reach the socket, then reset it.
+          // Let the bytes before the cut reach the socket, then reset it. The callback is never
+          // called: the body must not end cleanly; the pipeline ends when the socket is gone.
           setImmediate(() => ctx.cutConnection('reset'));
-          cb();
         },
       });
-      return { stream, keepsLength: true };
+      return { stream, keepsLength: true, failure: true };
     },
   };
 }

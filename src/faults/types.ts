@@ -70,6 +70,11 @@ export interface ResponseEffect {
   /** The transform reads the body: a compressed body is decoded first (or skipped if it cannot be). */
   needsDecoded?: boolean;
   passive?: boolean;
+  /**
+   * The client receives a broken answer even if the bytes end cleanly (a clean truncation, a
+   * malformed body, a stream without its end): SPEC section 5 counts the exchange as a failure.
+   */
+  failure?: boolean;
 }
 
 /**

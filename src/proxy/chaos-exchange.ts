@@ -108,6 +108,7 @@ export class ChaosExchange extends Exchange {
       }
     }
     for (const a of applied) if (a.effect.stream) streams.push(a.effect.stream);
+    const broken = applied.some((a) => a.effect.failure);
     if (applied.some((a) => a.effect.stream && !a.effect.keepsLength)) delete head.headers['content-length'];
     const marker = run.marker();
     if (marker) head.headers['x-faultgate-injected'] = marker;
@@ -119,7 +120,7 @@ export class ChaosExchange extends Exchange {
         if (this.controller && !this.controller.aborted) this.controller.abort(err);
         if (!this.res.destroyed) this.res.destroy();
         this.finish(false);
-      } else this.finish(!isFailureStatus(this.status));
+      } else this.finish(!broken && !isFailureStatus(this.status));
     });
   }
 }

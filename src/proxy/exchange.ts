@@ -78,7 +78,8 @@ export class Exchange {
   };
 
   private readonly onClientClose = (): void => {
-    if (this.finished) return;
+    // A response written to the end closes before a stream pipeline reports: not a client abort.
+    if (this.finished || this.res.writableFinished) return;
     // The client left before the response ended: cancel the upstream request.
     const err = new ClientGoneError('client closed the connection');
     if (this.controller && !this.controller.aborted) this.controller.abort(err);

@@ -57,7 +57,9 @@ export interface ProxyEnv {
 export class ProxyListener {
   readonly server: Server;
   private readonly router: Router;
-  private readonly index: ToolIndex;
+  /** Reverse routes also accept the listener's upstream host in host matchers; forward ones never do. */
+  private readonly reverseIndex: ToolIndex;
+  private readonly forwardIndex: ToolIndex;
 
   constructor(
     private readonly env: ProxyEnv,
@@ -65,7 +67,8 @@ export class ProxyListener {
   ) {
     const { limits } = env.state().config;
     this.router = new Router(config);
-    this.index = env.state().identity.toolIndex(this.router.upstream?.host);
+    this.reverseIndex = env.state().identity.toolIndex(this.router.upstream?.host);
+    this.forwardIndex = env.state().identity.toolIndex();
     this.server = createServer(
       {
         maxHeaderSize: limits.max_header_bytes,
@@ -87,7 +90,7 @@ export class ProxyListener {
       handleConnect(env, this.router, this.server, req, socket as Socket, head),
     );
     this.server.on('upgrade', (req, socket, head) =>
-      handleUpgrade(env, this.router, req, socket as Socket, head),
+      handleUpgrade(env, this.router, this.reverseIndex, req, socket as Socket, head),
     );
   }
 
@@ -142,7 +145,8 @@ export class ProxyListener {
       headers: req.headers,
     };
     const mcp = mcpFromHeaders(req.headers);
-    const match = this.index.match(facts, mcp, hasJsonBody(req));
+    const index = route.mode === 'reverse' ? this.reverseIndex : this.forwardIndex;
+    const match = index.match(facts, mcp, hasJsonBody(req));
     if (match === NEEDS_BODY) {
       const limit = this.env.state().config.limits.mcp_peek_bytes;
       peekBody(req, limit).then(
@@ -164,7 +168,8 @@ export class ProxyListener {
     peek: Peek,
   ): void {
     const mcp: McpFacts = peek.complete ? mcpFromBody(peek.body) : { method: undefined, tool: undefined };
-    const match = this.index.match(facts, mcp, false);
+    const index = route.mode === 'reverse' ? this.reverseIndex : this.forwardIndex;
+    const match = index.match(facts, mcp, false);
     this.dispatch(req, res, route, match === NEEDS_BODY ? undefined : match, startedAt, peek);
   }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
+import type { ToolIndex } from '../identity/index.js';
 import type { Logger } from '../observe/logger.js';
 import { refuseSocket } from './connect.js';
 import type { ProxyEnv } from './listener.js';
@@ -29,6 +30,7 @@ function cleanHeaders(req: IncomingMessage): void {
 export function handleUpgrade(
   env: ProxyEnv,
   router: Router,
+  reverseIndex: ToolIndex,
   req: IncomingMessage,
   socket: Socket,
   head: Buffer,
@@ -45,8 +47,7 @@ export function handleUpgrade(
   const state = env.state();
   let target = route.mode === 'forward' ? route.target : router.upstream;
   if (route.mode === 'reverse') {
-    const index = state.identity.toolIndex(router.upstream?.host);
-    const tool = index.match(
+    const tool = reverseIndex.match(
       {
         method: req.method ?? 'GET',
         hostname: route.hostname,

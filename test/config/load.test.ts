@@ -2,6 +2,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatProblem, loadConfigFile, parseConfig, substituteEnv } from '../../src/config/load.js';
 import { BASE, FILE, parsed, problems, yaml } from './fixtures.js';
@@ -414,6 +415,17 @@ describe('loadConfigFile and formatProblem', () => {
     writeFileSync(file, yaml(...BASE, 'upstream: { ca_file: ca.pem }'));
     const result = loadConfigFile(file, {});
     expect(result.ok && result.config.upstream.ca_file).toBe(join(dir, 'conf', 'ca.pem'));
+  });
+
+  it.each([
+    'proxy.example.yaml',
+    'config/docker.yaml',
+    'config/samples/reverse-openai.yaml',
+    'config/samples/forward-mcp.yaml',
+    'config/samples/sse-streams.yaml',
+  ])('accepts the shipped config %s', (name) => {
+    const result = loadConfigFile(fileURLToPath(new URL(`../../${name}`, import.meta.url)), {});
+    expect(result.ok ? [] : result.problems.map(formatProblem)).toEqual([]);
   });
 
   it('reports a missing file as one problem', () => {
