@@ -71,7 +71,11 @@ export function splitHost(host: string): { hostname: string; port: string } {
  * `*.openai.com` (any subdomain, not the bare domain).
  */
 export function compileHostPattern(pattern: string): (hostname: string, port: string) => boolean {
-  const { hostname: want, port: wantPort } = splitHost(pattern);
+  const split = splitHost(pattern);
+  // Requests carry IPv6 literals in brackets (`[::1]:8080`); accept a bare `::1` pattern too.
+  const want =
+    split.hostname.includes(':') && !split.hostname.startsWith('[') ? `[${split.hostname}]` : split.hostname;
+  const wantPort = split.port;
   const portOk = (port: string) => wantPort === '' || port === wantPort;
   if (want.startsWith('*.')) {
     const suffix = want.slice(1);

@@ -100,3 +100,13 @@ describe('host patterns', () => {
     expect(host('*.OpenAI.com', 'Api.OPENAI.com')).toBe(true);
   });
 });
+
+describe('IPv6 host patterns', () => {
+  it('match bracketed request hosts whether or not the pattern has brackets', () => {
+    expect(compileHostPattern('::1')('[::1]', '8080')).toBe(true);
+    expect(compileHostPattern('[::1]')('[::1]', '')).toBe(true);
+    expect(compileHostPattern('[::1]:8080')('[::1]', '8080')).toBe(true);
+    expect(compileHostPattern('[::1]:8080')('[::1]', '9090')).toBe(false);
+    expect(compileHostPattern('::1')('127.0.0.1', '')).toBe(false);
+  });
+});
