@@ -109,6 +109,7 @@ export class ChaosExchange extends Exchange {
     }
     for (const a of applied) if (a.effect.stream) streams.push(a.effect.stream);
     const broken = applied.some((a) => a.effect.failure);
+    this.brokenByFault = broken;
     if (applied.some((a) => a.effect.stream && !a.effect.keepsLength)) delete head.headers['content-length'];
     const marker = run.marker();
     if (marker) head.headers['x-faultgate-injected'] = marker;
@@ -119,8 +120,8 @@ export class ChaosExchange extends Exchange {
       if (err) {
         if (this.controller && !this.controller.aborted) this.controller.abort(err);
         if (!this.res.destroyed) this.res.destroy();
-        this.finish(false);
-      } else this.finish(!broken && !isFailureStatus(this.status));
+        this.finish(false, broken ? 'broken_body' : 'transport');
+      } else this.finish(!broken && !isFailureStatus(this.status), broken ? 'broken_body' : 'status');
     });
   }
 }

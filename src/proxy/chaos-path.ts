@@ -7,7 +7,15 @@ import { mcpFromBody, type PeerFacts } from '../identity/index.js';
 import { ChaosExchange } from './chaos-exchange.js';
 import { answer, ChaosRun } from './chaos-run.js';
 import { Exchange } from './exchange.js';
-import { hasJsonBody, type Peek, type ProxyEnv, type ProxyState, peekBody, replay } from './listener.js';
+import {
+  hasJsonBody,
+  labelled,
+  type Peek,
+  type ProxyEnv,
+  type ProxyState,
+  peekBody,
+  replay,
+} from './listener.js';
 import type { UpstreamTarget } from './upstream.js';
 
 /** One upstream call being prepared: everything dispatch needs, which faults may still change. */
@@ -64,7 +72,7 @@ export async function runChaos(
   const cap = config.safety.max_active_faults;
   if (cap > 0 && faults.activeCount() >= cap) {
     for (const exp of decision.fired) faults.overflow(exp.name, exp.type);
-    return new Exchange(env, req, res, agent, tool, startedAt, requestId);
+    return labelled(new Exchange(env, req, res, agent, tool, startedAt, requestId), call, state, peer);
   }
   const exchange = new ChaosExchange(env, req, res, agent, tool, startedAt, requestId);
   const run = new ChaosRun(
@@ -90,12 +98,14 @@ export async function runChaos(
     if (!action) continue;
     run.record(exp);
     if (action.kind === 'continue') continue;
+    labelled(exchange, call, state, peer);
     answer(run, action);
     if (action.kind === 'respond') exchange.answered(action.status);
     return undefined;
   }
   await rewriteRequestBody(call, run, decision.fired, config.limits.max_body_bytes);
   if (run.controller.signal.aborted) return undefined;
+  labelled(exchange, call, state, peer);
   exchange.responseFaults = decision.fired.filter((e) => e.fault.response);
   return exchange;
 }

@@ -32,6 +32,10 @@ export interface RequestInfo {
 export class ChaosRun {
   readonly controller = new AbortController();
   readonly injected: string[] = [];
+  /** The fault types behind `injected`, for the recovery tracker. */
+  readonly injectedTypes: string[] = [];
+  /** Retry-After (ms) of an injected answer. */
+  retryAfterMs: number | undefined;
   jsonRpcId: string | number | null | undefined;
   private active = false;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -49,6 +53,7 @@ export class ChaosRun {
   record(exp: CompiledExperiment): void {
     const { info, env } = this;
     this.injected.push(`${exp.name}/${exp.type}`);
+    this.injectedTypes.push(exp.type);
     env.faults.injected(info.agent, info.tool, exp.name, exp.type);
     if (!this.active) {
       this.active = true;
@@ -144,6 +149,7 @@ export function answer(run: ChaosRun, action: PreAction): void {
   const { req, res } = run.info;
   switch (action.kind) {
     case 'respond': {
+      run.retryAfterMs = retryAfterOf(action.headers);
       const body = typeof action.body === 'string' ? Buffer.from(action.body) : action.body;
       const marker = run.marker();
       res.writeHead(action.status, {
@@ -168,4 +174,16 @@ export function answer(run: ChaosRun, action: PreAction): void {
       req.resume();
       return;
   }
+}
+
+/** `retry-after-ms`, else `retry-after` in seconds (an HTTP date is not used by our faults). */
+function retryAfterOf(headers: Record<string, string>): number | undefined {
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (lower === 'retry-after-ms' && Number.isFinite(Number(value))) return Number(value);
+  }
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() === 'retry-after' && Number.isFinite(Number(value))) return Number(value) * 1000;
+  }
+  return undefined;
 }

@@ -3,8 +3,10 @@ import type { Dispatcher } from 'undici';
 import { type ErrorCode, errorBody, errorCodes } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { ExchangeStats, Metrics } from '../observe/metrics.js';
+import type { ExchangeOutcome, OutcomeSink } from '../observe/outcome.js';
 import type { ChaosRun } from './chaos-run.js';
 import { clientResponseHeaders, isEventStream } from './headers.js';
+import { pathOnly } from './route.js';
 import { classifyUpstreamError } from './upstream.js';
 
 type Controller = Dispatcher.DispatchController;
@@ -45,7 +47,11 @@ export function sendError(
 export interface ExchangeEnv {
   metrics: Metrics;
   logger: Logger;
+  /** Receives every finished exchange (the recovery tracker), when tracking is on. */
+  outcomes?: OutcomeSink | undefined;
 }
+
+type FailureKind = NonNullable<ExchangeOutcome['failure']>;
 
 /**
  * One proxied request: an undici dispatch handler that streams the upstream response into
@@ -58,6 +64,12 @@ export class Exchange {
   private readonly stats: ExchangeStats;
   /** The request's chaos state, when any experiment fired. */
   run: ChaosRun | undefined;
+  tenant = '';
+  /** Identifies the request body for retry detection (see ExchangeOutcome.bodyKey). */
+  bodyKey = '';
+  /** An injected fault broke the body or the stream. */
+  brokenByFault = false;
+  private readonly startedEpoch = Date.now();
 
   constructor(
     protected readonly env: ExchangeEnv,
@@ -73,6 +85,11 @@ export class Exchange {
     res.on('close', this.onClientClose);
   }
 
+  /** Whether finished exchanges go to a recovery tracker. */
+  get tracking(): boolean {
+    return this.env.outcomes !== undefined;
+  }
+
   protected readonly onDrain = (): void => {
     this.controller?.resume();
   };
@@ -83,7 +100,8 @@ export class Exchange {
     // The client left before the response ended: cancel the upstream request.
     const err = new ClientGoneError('client closed the connection');
     if (this.controller && !this.controller.aborted) this.controller.abort(err);
-    this.finish(false);
+    // With an injected reset, close or hang, the connection ended because of the fault.
+    this.finish(false, this.run && this.run.injected.length > 0 ? 'transport' : 'client_abort');
   };
 
   onRequestStart(controller: Controller): void {
@@ -119,7 +137,7 @@ export class Exchange {
 
   onResponseEnd(): void {
     this.res.end();
-    this.finish(!isFailureStatus(this.status));
+    this.finish(!isFailureStatus(this.status), 'status');
   }
 
   onResponseError(_c: Controller, err: Error): void {
@@ -133,7 +151,7 @@ export class Exchange {
   /** A chaos answer was sent instead of calling the upstream. */
   answered(status: number): void {
     this.status = status;
-    this.finish(!isFailureStatus(status));
+    this.finish(!isFailureStatus(status), 'status');
   }
 
   /** Answers a JSON error, or, once the response has started, aborts it so the client sees a broken body. */
@@ -154,21 +172,42 @@ export class Exchange {
     if (this.res.headersSent) this.res.destroy(err);
     else sendError(this.res, code, detail ?? errorCodes[code].message);
     if (this.controller && !this.controller.aborted) this.controller.abort(err);
-    this.record(false);
+    this.record(false, 'transport');
     this.req.resume(); // discard any unread request body so the socket can close cleanly
   }
 
-  protected finish(success: boolean): void {
+  /** Records the outcome once; `kind` says why, when it is a failure. */
+  protected finish(success: boolean, kind: FailureKind): void {
     if (this.finished) return;
     this.finished = true;
-    this.record(success);
+    this.record(success, kind);
   }
 
-  private record(success: boolean): void {
+  private record(success: boolean, kind: FailureKind): void {
     this.res.off('drain', this.onDrain);
-    const injected = this.run !== undefined && this.run.injected.length > 0;
+    const run = this.run;
+    const injected = run !== undefined && run.injected.length > 0;
     if (injected) (success ? this.stats.injectedSuccess : this.stats.injectedFailure).inc();
     else (success ? this.stats.success : this.stats.failure).inc();
-    this.stats.duration.observe((performance.now() - this.startedAt) / 1000);
+    const elapsed = performance.now() - this.startedAt;
+    this.stats.duration.observe(elapsed / 1000);
+    const sink = this.env.outcomes;
+    if (!sink) return;
+    sink.observe({
+      agent: this.agent,
+      tenant: this.tenant,
+      tool: this.tool,
+      method: this.req.method ?? 'GET',
+      path: pathOnly(this.req.url ?? '/'),
+      bodyKey: this.bodyKey,
+      startedAt: this.startedEpoch,
+      endedAt: this.startedEpoch + elapsed,
+      status: this.res.headersSent ? this.status : 0,
+      success,
+      ...(success ? {} : { failure: kind }),
+      injected: run ? run.injectedTypes : [],
+      brokenByFault: this.brokenByFault,
+      ...(run?.retryAfterMs !== undefined ? { retryAfterMs: run.retryAfterMs } : {}),
+    });
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
@@ -28,6 +29,25 @@ import { upstreamRequestHeaders } from './headers.js';
 import { pathOnly, Router } from './route.js';
 import { handleUpgrade, type WsProxy } from './upgrade.js';
 import { parseUpstream, type UpstreamTarget } from './upstream.js';
+
+/** The identity and body key the recovery tracker needs, set only when tracking is on. */
+export function labelled<E extends Exchange>(exchange: E, call: Call, state: ProxyState, peer: PeerFacts): E {
+  if (!exchange.tracking) return exchange;
+  exchange.tenant = state.identity.tenant(peer);
+  exchange.bodyKey = bodyKeyOf(call);
+  return exchange;
+}
+
+/**
+ * A sha1 of the body when faultgate read it anyway (MCP peek, body faults); otherwise its
+ * declared length: the no-fault path never buffers or hashes a body.
+ */
+function bodyKeyOf(call: Call): string {
+  if (call.peek?.complete) return createHash('sha1').update(call.peek.body).digest('base64');
+  const cl = call.req.headers['content-length'];
+  if (cl !== undefined && cl !== '0') return `len:${cl}`;
+  return call.req.headers['transfer-encoding'] !== undefined ? 'chunked' : '';
+}
 
 /** Everything compiled from one config load that the data path reads. */
 export interface ProxyState {
@@ -230,7 +250,10 @@ export class ProxyListener {
       peek,
     };
     if (!decision) {
-      this.send(call, new Exchange(env, req, res, agent, toolName, startedAt, requestId));
+      this.send(
+        call,
+        labelled(new Exchange(env, req, res, agent, toolName, startedAt, requestId), call, state, peer),
+      );
       return;
     }
     runChaos(env, state, call, decision, peer).then(

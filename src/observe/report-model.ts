@@ -1,0 +1,73 @@
+/**
+ * The report's data model (SPEC section 8), built by the recovery tracker and rendered by the
+ * json, markdown, html and terminal formatters.
+ */
+export interface SloCheck {
+  target: number;
+  /** null when there is nothing to measure yet (no incidents for MTTR, no responses for p99). */
+  actual: number | null;
+  ok: boolean;
+}
+
+export interface ToolRow {
+  tool: string;
+  requests: number;
+  failures: number;
+  /** Injected faults by type. */
+  faults: Record<string, number>;
+  availability: {
+    request: number;
+    effective: number;
+    /** -log10(1 - effective), capped at 9 (a perfect run). */
+    nines: number;
+  };
+  latency_ms: { p50: number | null; p99: number | null };
+  incidents: number;
+  recovered: number;
+  unrecovered: number;
+  /** recovered / (recovered + unrecovered); 1 with no closed incident. */
+  recovery_rate: number;
+  mttr_s: number | null;
+  attempts_mean: number | null;
+  slo: { availability: SloCheck; latency_p99_ms: SloCheck; mttr_s: SloCheck };
+  score: number;
+  grade: 'A' | 'B' | 'C' | 'D' | 'F';
+  error_budget_remaining: number;
+}
+
+export interface AgentRow extends Omit<ToolRow, 'tool'> {
+  agent: string;
+  tools: ToolRow[];
+}
+
+export interface Finding {
+  kind: 'accepted_broken_response' | 'ignores_retry_after' | 'never_recovered';
+  agent: string;
+  tool: string;
+  count: number;
+  /** A sentence a person can act on, e.g. "planner accepted a truncated stream from llm 14 times without retrying". */
+  message: string;
+}
+
+/** One point of the timeline (bounded ring of recent events). */
+export interface TimelineEvent {
+  at: number;
+  agent: string;
+  tool: string;
+  kind: 'request' | 'failure' | 'fault' | 'incident_open' | 'recovered' | 'unrecovered';
+  /** Fault type for `fault`, recovery kind (retry|fallback) for `recovered`. */
+  detail?: string;
+}
+
+export interface Report {
+  generated_at: string;
+  span: { from: string | null; to: string | null };
+  seed: number | null;
+  config_hash: string;
+  overall: Omit<ToolRow, 'tool'>;
+  agents: AgentRow[];
+  findings: Finding[];
+  timeline: TimelineEvent[];
+}
+
+export type ReportFormat = 'json' | 'markdown' | 'html' | 'terminal';
