@@ -22,6 +22,8 @@ export class ChaosEngine {
   private readonly experiments: CompiledExperiment[];
   private readonly startedAt: number;
   private readonly sequence = new Map<string, number>();
+  /** Experiments that can target each tool name (tool names come from the config: bounded). */
+  private readonly byTool = new Map<string, readonly CompiledExperiment[]>();
 
   /** `now` is injectable so schedule windows can be tested without waiting. */
   constructor(
@@ -47,18 +49,30 @@ export class ChaosEngine {
     return new SeededRng(hash32(`${key}\n${n}`, this.seed));
   }
 
+  private forTool(tool: string): readonly CompiledExperiment[] {
+    let list = this.byTool.get(tool);
+    if (!list) {
+      list = this.experiments.filter((e) => e.targetsTool(tool));
+      if (this.byTool.size < 10_000) this.byTool.set(tool, list);
+    }
+    return list;
+  }
+
   decide(agent: string, tenant: string, tool: string): Decision | undefined {
     if (!this.active) return undefined;
+    const candidates = this.forTool(tool);
+    if (candidates.length === 0) return undefined;
     const elapsed = this.now() - this.startedAt;
     let rng: SeededRng | undefined;
     let fired: CompiledExperiment[] | undefined;
-    for (const exp of this.experiments) {
+    for (const exp of candidates) {
       if (
         !exp.activeAt(elapsed) ||
-        !exp.targets(agent, tenant, tool) ||
+        !exp.targetsPeer(agent, tenant) ||
         !exp.inCohort(this.seed, agent, tenant)
-      )
+      ) {
         continue;
+      }
       rng ??= this.requestRng(agent, tool);
       if (exp.fault.selfDecides || rng.next() < exp.probabilityAt(this.level)) {
         fired ??= [];

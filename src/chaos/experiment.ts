@@ -8,7 +8,11 @@ import { hash32 } from './rng.js';
 function anyOf(globs: readonly string[]): StringMatcher {
   if (globs.includes('*')) return () => true;
   const matchers = globs.map(compileValueGlob);
-  return (value) => matchers.some((m) => m(value));
+  if (matchers.length === 1) return matchers[0]!;
+  return (value) => {
+    for (const m of matchers) if (m(value)) return true;
+    return false;
+  };
 }
 
 /** An experiment compiled once per config load (or session creation): matchers, window, fault instance. */
@@ -49,6 +53,15 @@ export class CompiledExperiment {
 
   targets(agent: string, tenant: string, tool: string): boolean {
     return this.tools(tool) && this.agents(agent) && this.tenants(tenant);
+  }
+
+  targetsTool(tool: string): boolean {
+    return this.tools(tool);
+  }
+
+  /** Agent and tenant only: the engine has already picked the experiments for the tool. */
+  targetsPeer(agent: string, tenant: string): boolean {
+    return this.agents(agent) && this.tenants(tenant);
   }
 
   /**
