@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { CompiledExperiment } from './experiment.js';
+import { OverrideCache } from './override.js';
 import { hash32, SeededRng } from './rng.js';
 
 /** The experiments that fired for one request, in config order, and the request's random stream. */
@@ -22,6 +23,8 @@ export class ChaosEngine {
   private readonly experiments: CompiledExperiment[];
   private readonly startedAt: number;
   private readonly sequence = new Map<string, number>();
+  /** Compiled `x-faultgate-fault` overrides of this instance. */
+  readonly overrides = new OverrideCache();
   /** Experiments that can target each tool name (tool names come from the config: bounded). */
   private readonly byTool = new Map<string, readonly CompiledExperiment[]>();
 

@@ -11,20 +11,25 @@ function scalar(text: string): string | number | boolean {
 
 export type OverrideResult = { ok: true; experiment: CompiledExperiment } | { ok: false; message: string };
 
-const cache = new Map<string, OverrideResult>();
 const MAX_CACHED = 256;
 
 /**
  * `x-faultgate-fault: <type>;<key>=<value>;...` (lists comma-separated), validated with the
- * type's own schema. Results are cached per header value: a test suite repeats the same few.
+ * type's own schema. Each engine keeps its own cache per header value (a test suite repeats
+ * the same few), so a cached fault's state (a bucket, a history) is never shared between
+ * instances; it lives as long as the cache entry.
  */
-export function parseOverride(header: string): OverrideResult {
-  const hit = cache.get(header);
-  if (hit) return hit;
-  const result = parse(header);
-  if (cache.size >= MAX_CACHED) cache.clear();
-  cache.set(header, result);
-  return result;
+export class OverrideCache {
+  private readonly cache = new Map<string, OverrideResult>();
+
+  get(header: string): OverrideResult {
+    const hit = this.cache.get(header);
+    if (hit) return hit;
+    const result = parse(header);
+    if (this.cache.size >= MAX_CACHED) this.cache.clear();
+    this.cache.set(header, result);
+    return result;
+  }
 }
 
 function parse(header: string): OverrideResult {

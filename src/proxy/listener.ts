@@ -21,7 +21,6 @@ import {
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { ChaosEngine, Decision } from '../chaos/engine.js';
-import { parseOverride } from '../chaos/override.js';
 import { type Call, runChaos } from './chaos-path.js';
 import { handleConnect } from './connect.js';
 import { Exchange, sendError } from './exchange.js';
@@ -276,7 +275,7 @@ export class ProxyListener {
   ): Decision | undefined | null {
     const override = req.headers['x-faultgate-fault'];
     if (override !== undefined && state.config.chaos.header_overrides) {
-      const parsed = parseOverride(Array.isArray(override) ? override[0]! : override);
+      const parsed = state.engine.overrides.get(Array.isArray(override) ? override[0]! : override);
       if (!parsed.ok) {
         req.resume();
         sendError(res, 'FAULTGATE_ERR_OVERRIDE', parsed.message);
