@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ChaosEngine } from './chaos/engine.js';
@@ -7,6 +8,8 @@ import { FaultgateError } from './errors.js';
 import { IdentityResolver } from './identity/index.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
+import type { Report } from './observe/report-model.js';
+import { RecoveryTracker } from './observe/tracker.js';
 import { type ProxyEnv, ProxyListener, type ProxyState, toolTargets } from './proxy/listener.js';
 import { createWsProxy } from './proxy/upgrade.js';
 import { createUpstreamAgent } from './proxy/upstream.js';
@@ -34,6 +37,9 @@ export class Faultgate {
   admin!: BoundAddress;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** The recovery tracker (incidents, MTTR, availability), unless `tracking.enabled` is false. */
+  readonly tracker: RecoveryTracker | undefined;
+  private readonly configHash: string;
   private readonly proxies: ProxyListener[] = [];
   private readonly adminServer: Server;
   private readonly env: ProxyEnv;
@@ -50,6 +56,16 @@ export class Faultgate {
     }
     this.logger = options.logger ?? createLogger(config.log.level);
     this.metrics = new Metrics(config.limits.max_label_values);
+    this.configHash = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+    this.tracker = config.tracking.enabled
+      ? new RecoveryTracker({
+          slos: config.slos,
+          tools: config.tools,
+          maxLabelValues: config.limits.max_label_values,
+          registry: this.metrics.registry,
+          labelCaps: { agents: this.metrics.agents, tools: this.metrics.tools },
+        })
+      : undefined;
     this.state = {
       config,
       identity: new IdentityResolver(config),
@@ -65,8 +81,13 @@ export class Faultgate {
       ws: createWsProxy(this.logger),
       nextRequestId: () => ++requestId,
       tunnels: new Set<Socket>(),
+      outcomes: this.tracker,
     };
-    this.adminServer = createAdminServer({ metrics: this.metrics, ready: () => this.ready && !this.closing });
+    this.adminServer = createAdminServer({
+      metrics: this.metrics,
+      ready: () => this.ready && !this.closing,
+      ...(this.tracker ? { report: () => this.report()! } : {}),
+    });
   }
 
   static async start(config: Config, options: StartOptions = {}): Promise<Faultgate> {
@@ -104,6 +125,11 @@ export class Faultgate {
     this.ready = true;
   }
 
+  /** The recovery report (SPEC section 8); undefined when tracking is off. */
+  report(): Report | undefined {
+    return this.tracker?.report({ seed: this.state.engine.seed, configHash: this.configHash });
+  }
+
   listener(name: string): BoundAddress {
     const l = this.listeners.find((x) => x.name === name);
     if (!l) throw new Error(`no listener named ${name}`);
@@ -134,6 +160,7 @@ export class Faultgate {
     this.env.ws.close?.();
     await closed;
     await this.env.agent.destroy();
+    this.tracker?.close();
     this.logger.flush?.();
   }
 }

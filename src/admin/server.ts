@@ -2,11 +2,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { errorBody } from '../errors.js';
 import type { Metrics } from '../observe/metrics.js';
+import type { Report } from '../observe/report-model.js';
+import { serveReport } from './report-route.js';
 
 export interface AdminState {
   metrics: Metrics;
   /** true once every listener is bound and until shutdown begins. */
   ready(): boolean;
+  /** Builds the current report (the recovery tracker); without it the report route answers 404. */
+  report?: () => Report;
 }
 
 function json(res: ServerResponse, status: number, body: string): void {
@@ -48,6 +52,8 @@ async function handle(state: AdminState, req: IncomingMessage, res: ServerRespon
       res.end(text);
       return;
     }
+    case '/api/v1/report':
+      return serveReport(req, res, state.report);
     default:
       json(res, 404, errorBody('FAULTGATE_ERR_NOT_FOUND', `no admin route ${path}`));
   }

@@ -209,6 +209,8 @@ const configInput = z.strictObject({
       recovery_window_s: z.number().positive().default(60),
     })
     .prefault({}),
+  /** Recovery tracking (SPEC section 5); an addition to the SPEC so its cost can be measured. */
+  tracking: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
   log: z
     .strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

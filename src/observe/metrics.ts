@@ -36,8 +36,9 @@ export class Metrics {
   private readonly requests: Counter<'agent' | 'tool' | 'outcome' | 'injected'>;
   private readonly duration: Histogram<'agent' | 'tool'>;
   private readonly upstreamErrors: Counter<'tool' | 'kind'>;
-  private readonly agents: LabelCap;
-  private readonly tools: LabelCap;
+  /** Shared with the recovery tracker, so both fold the same agents and tools into `other`. */
+  readonly agents: LabelCap;
+  readonly tools: LabelCap;
   private readonly byAgent = new Map<string, Map<string, ExchangeStats>>();
   readonly faults: FaultStats;
 

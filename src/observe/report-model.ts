@@ -51,11 +51,15 @@ export interface Finding {
 
 /** One point of the timeline (bounded ring of recent events). */
 export interface TimelineEvent {
+  /** Epoch ms. An exchange (`request` = a success, `failure`) and its `fault`s sit at its end. */
   at: number;
   agent: string;
   tool: string;
   kind: 'request' | 'failure' | 'fault' | 'incident_open' | 'recovered' | 'unrecovered';
-  /** Fault type for `fault`, recovery kind (retry|fallback) for `recovered`. */
+  /**
+   * Fault type for `fault`, recovery kind (retry|fallback) for `recovered`, the status (or the
+   * failure kind when the client got none, e.g. `transport`) for `failure`.
+   */
   detail?: string;
 }
 

@@ -20,6 +20,7 @@ import {
 } from '../identity/index.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
+import type { OutcomeSink } from '../observe/outcome.js';
 import type { ChaosEngine, Decision } from '../chaos/engine.js';
 import { type Call, runChaos } from './chaos-path.js';
 import { handleConnect } from './connect.js';
@@ -70,6 +71,8 @@ export interface ProxyEnv {
   nextRequestId(): number;
   /** Sockets taken over by CONNECT, which the HTTP server no longer tracks. */
   tunnels: Set<Socket>;
+  /** The recovery tracker, when tracking is on. */
+  outcomes?: OutcomeSink | undefined;
 }
 
 /** One data-plane listener: reverse, forward (absolute-form), CONNECT and WebSocket upgrades. */

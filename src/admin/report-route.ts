@@ -1,0 +1,49 @@
+/**
+ * `GET /api/v1/report?format=json|markdown|html|terminal` (SPEC section 7). The report is built
+ * per request by the caller's function (the recovery tracker); this route only renders it.
+ * `format` defaults to json; `color=1` adds ANSI colour to the terminal format (an addition).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorBody } from '../errors.js';
+import {
+  HTML_CSP,
+  isReportFormat,
+  REPORT_CONTENT_TYPES,
+  REPORT_FORMATS,
+  renderReport,
+} from '../observe/report/index.js';
+import type { Report } from '../observe/report-model.js';
+
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
+  res.writeHead(status, {
+    ...headers,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(body);
+}
+
+export function serveReport(
+  req: IncomingMessage,
+  res: ServerResponse,
+  build: (() => Report) | undefined,
+): void {
+  const query = new URL(req.url ?? '/', 'http://admin').searchParams;
+  const format = query.get('format') ?? 'json';
+  if (!isReportFormat(format)) {
+    const detail = `unknown report format "${format}": use one of ${REPORT_FORMATS.join(', ')}`;
+    send(res, 400, { 'content-type': 'application/json' }, errorBody('FAULTGATE_ERR_BAD_REQUEST', detail));
+    return;
+  }
+  if (!build) {
+    const detail = 'reports are not available: this instance has no recovery tracker';
+    send(res, 404, { 'content-type': 'application/json' }, errorBody('FAULTGATE_ERR_NOT_FOUND', detail));
+    return;
+  }
+  const color = format === 'terminal' && ['1', 'true'].includes(query.get('color') ?? '');
+  const body = renderReport(build(), format, { color });
+  const headers: Record<string, string> = { 'content-type': REPORT_CONTENT_TYPES[format] };
+  if (format === 'html') headers['content-security-policy'] = HTML_CSP;
+  send(res, 200, headers, body);
+}
