@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatProblem, loadConfigFile } from './config/load.js';
@@ -58,23 +59,33 @@ async function start(file: string): Promise<void> {
   const config = load(file);
   let fg: Faultgate;
   try {
-    fg = await Faultgate.start(config);
+    fg = await Faultgate.start(config, { configPath: file, watch: true });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     fail(e.code === 'EADDRINUSE' ? `cannot listen: address in use (${e.message})` : e.message);
   }
-  const stop = (signal: string) => {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // A second signal: the operator does not want to wait for the drain.
+      fg.logger.warn({ signal }, 'second signal: exiting without draining');
+      fg.logger.flush?.();
+      process.exit(128 + (constants.signals[signal] ?? 1));
+    }
+    stopping = true;
     fg.logger.info({ signal }, 'shutting down: draining in-flight requests');
     fg.close().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (err: Error) => {
+        process.stderr.write(`faultgate: shutdown failed: ${err.message}\n`);
+        process.exit(1);
+      },
     );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  process.on('SIGHUP', () =>
-    fg.logger.warn('SIGHUP: hot reload is not implemented yet; restart to apply config changes'),
-  );
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  // The reload logs its own outcome (applied, or rejected with every problem).
+  process.on('SIGHUP', () => void fg.reload('signal'));
 }
 
 async function main(): Promise<void> {

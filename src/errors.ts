@@ -17,6 +17,8 @@ export const errorCodes = {
   FAULTGATE_ERR_OVERRIDE: { status: 400, message: 'malformed x-faultgate-fault header' },
   FAULTGATE_ERR_NOT_FOUND: { status: 404, message: 'not found' },
   FAULTGATE_ERR_UNAUTHORIZED: { status: 401, message: 'missing or wrong bearer token' },
+  FAULTGATE_ERR_CONFLICT: { status: 409, message: 'the request conflicts with the current state' },
+  FAULTGATE_ERR_BODY_TOO_LARGE: { status: 413, message: 'request body is too large' },
   FAULTGATE_ERR_CONFIG: { status: 400, message: 'invalid configuration' },
   FAULTGATE_ERR_INTERNAL: { status: 500, message: 'internal error' },
 } as const;

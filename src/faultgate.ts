@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import type { Agent } from 'undici';
+import { type AdminState, createAdminServer, isLoopback, listenOn } from './admin/server.js';
+import { EngineControl } from './chaos/control-plane.js';
 import { ChaosEngine } from './chaos/engine.js';
-import { createAdminServer, isLoopback, listenOn } from './admin/server.js';
+import { type ConfigProblem, formatProblem, loadConfigFile } from './config/load.js';
+import { type ConfigWatcher, restartNeeded, upstreamChanged, watchConfig } from './config/reload.js';
 import type { Config } from './config/schema.js';
 import { FaultgateError } from './errors.js';
 import { IdentityResolver } from './identity/index.js';
@@ -10,42 +14,65 @@ import { createLogger, type Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
 import type { Report } from './observe/report-model.js';
 import { RecoveryTracker } from './observe/tracker.js';
-import { type ProxyEnv, ProxyListener, type ProxyState, toolTargets } from './proxy/listener.js';
+import { type ProxyEnv, type ProxyState, toolTargets } from './proxy/listener.js';
+import {
+  type BoundAddress,
+  boundAddress,
+  ListenError,
+  type ListenerChange,
+  ListenerSet,
+} from './proxy/listener-set.js';
 import { createWsProxy } from './proxy/upgrade.js';
 import { createUpstreamAgent } from './proxy/upstream.js';
 
 export interface StartOptions {
   logger?: Logger;
+  /** The file the config came from: `reload()` re-reads it. */
+  configPath?: string;
+  /** Reload when the file at `configPath` changes. */
+  watch?: boolean;
 }
 
-export interface BoundAddress {
-  name: string;
-  host: string;
-  port: number;
-  /** `http://host:port`, ready for a client. */
-  url: string;
+export type ReloadResult = { ok: true; configHash: string } | { ok: false; problems: ConfigProblem[] };
+/** What asked for a reload, for the log line. */
+export type ReloadTrigger = 'api' | 'signal' | 'watch';
+
+/** The default bound on draining: shutdown, and listeners a reload removed. */
+export const DEFAULT_DRAIN_MS = 10_000;
+
+function hashConfig(config: Config): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
 }
 
-function urlOf(addr: AddressInfo): string {
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  return `http://${host}:${addr.port}`;
-}
+export type { BoundAddress } from './proxy/listener-set.js';
 
 /** One running faultgate: its listeners, admin server, upstream pools, metrics and logger. */
 export class Faultgate {
-  readonly listeners: BoundAddress[] = [];
+  /** The data-plane listeners, in config order; a reload updates this array in place. */
+  readonly listeners: BoundAddress[];
   admin!: BoundAddress;
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** The recovery tracker (incidents, MTTR, availability), unless `tracking.enabled` is false. */
   readonly tracker: RecoveryTracker | undefined;
-  private readonly configHash: string;
-  private readonly proxies: ProxyListener[] = [];
+  private configHash: string;
+  /** Sessions, level and reload, as the admin API drives them. */
+  readonly control: EngineControl;
+  private readonly listenerSet: ListenerSet;
   private readonly adminServer: Server;
+  private readonly adminState: AdminState;
   private readonly env: ProxyEnv;
   private state: ProxyState;
   private ready = false;
   private closing: Promise<void> | undefined;
+  /** Aborted when shutdown begins: every fault in flight is released. */
+  private readonly stopping = new AbortController();
+  private readonly configPath: string | undefined;
+  private watcher: ConfigWatcher | undefined;
+  /** Reloads run one after another (file watch, SIGHUP and the API may ask at once). */
+  private reloads: Promise<unknown> = Promise.resolve();
+  /** Upstream agents a reload replaced, closing once their requests finish. */
+  private readonly retiredAgents = new Set<Agent>();
 
   private constructor(config: Config, options: StartOptions) {
     if (!isLoopback(config.admin.listen) && config.admin.token === '') {
@@ -56,7 +83,8 @@ export class Faultgate {
     }
     this.logger = options.logger ?? createLogger(config.log.level);
     this.metrics = new Metrics(config.limits.max_label_values);
-    this.configHash = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+    this.configHash = hashConfig(config);
+    this.configPath = options.configPath;
     this.tracker = config.tracking.enabled
       ? new RecoveryTracker({
           slos: config.slos,
@@ -70,8 +98,14 @@ export class Faultgate {
       config,
       identity: new IdentityResolver(config),
       toolTargets: toolTargets(config),
-      engine: new ChaosEngine(config),
+      engine: new ChaosEngine(config, undefined, {
+        logger: this.logger,
+        active: (name, on) => this.metrics.sessionActive.labels(name).set(on ? 1 : 0),
+        aborted: (name, reason) => this.metrics.safetyAborts.labels(name, reason).inc(),
+      }),
     };
+    // Real upstream failures feed every running session's cascade detection.
+    this.metrics.upstreamErrorListener = () => this.state.engine.upstreamFailure();
     let requestId = 0;
     this.env = {
       state: () => this.state,
@@ -82,12 +116,23 @@ export class Faultgate {
       nextRequestId: () => ++requestId,
       tunnels: new Set<Socket>(),
       outcomes: this.tracker,
+      shutdown: this.stopping.signal,
     };
-    this.adminServer = createAdminServer({
+    this.listenerSet = new ListenerSet(this.env, this.logger, DEFAULT_DRAIN_MS);
+    this.listeners = this.listenerSet.addresses;
+    this.control = new EngineControl({
+      engine: () => this.state.engine,
+      config: () => this.state.config,
+      reload: () => this.reloadFromApi(),
+    });
+    this.adminState = {
       metrics: this.metrics,
       ready: () => this.ready && !this.closing,
+      token: config.admin.token,
+      control: this.control,
       ...(this.tracker ? { report: () => this.report()! } : {}),
-    });
+    };
+    this.adminServer = createAdminServer(this.adminState);
   }
 
   static async start(config: Config, options: StartOptions = {}): Promise<Faultgate> {
@@ -98,31 +143,31 @@ export class Faultgate {
       await fg.close();
       throw err;
     }
+    if (options.watch && options.configPath) {
+      fg.watcher = watchConfig(options.configPath, () => void fg.reload('watch'), { logger: fg.logger });
+    }
     return fg;
   }
 
   private async bind(): Promise<void> {
     const { config } = this.state;
-    for (const l of config.listeners) {
-      if (l.tls === 'intercept') {
-        this.logger.warn(
-          { listener: l.name },
-          'tls: intercept is not implemented yet; TLS CONNECT tunnels are piped as in tunnel mode',
-        );
-      }
-      const proxy = new ProxyListener(this.env, l);
-      this.proxies.push(proxy);
-      const addr = await proxy.listen();
-      this.listeners.push({ name: l.name, host: addr.address, port: addr.port, url: urlOf(addr) });
-      this.logger.info(
-        { listener: l.name, address: `${addr.address}:${addr.port}`, mode: describeMode(l) },
-        'listening',
-      );
-    }
+    await this.listenerSet.bindAll(config);
     const addr = await listenOn(this.adminServer, config.admin.listen);
-    this.admin = { name: 'admin', host: addr.address, port: addr.port, url: urlOf(addr) };
+    this.admin = boundAddress('admin', addr);
     this.logger.info({ address: `${addr.address}:${addr.port}` }, 'admin listening');
     this.ready = true;
+  }
+
+  /** `POST /api/v1/reload`: re-reads the config file when the instance was started from one. */
+  private async reloadFromApi(): ReturnType<EngineControl['reload']> {
+    const result = await this.reload('api');
+    if (result.ok) return { ok: true, value: { config_hash: result.configHash } };
+    return {
+      ok: false,
+      error: 'invalid',
+      message: `config reload rejected (${result.problems.length} problem(s)): the running config stays`,
+      problems: result.problems,
+    };
   }
 
   /** The recovery report (SPEC section 8); undefined when tracking is off. */
@@ -136,38 +181,140 @@ export class Faultgate {
     return l;
   }
 
-  /** Stops accepting, lets in-flight requests finish for up to `drainMs`, then cuts the rest. */
-  close(drainMs = 10_000): Promise<void> {
+  /**
+   * Re-reads and validates the config file and swaps it in (SPEC section 2): new requests see
+   * it, requests in flight finish with the config they started with. An invalid file changes
+   * nothing: its problems are logged, counted and returned. Reloads run one at a time.
+   */
+  reload(trigger: ReloadTrigger = 'api'): Promise<ReloadResult> {
+    const result = this.reloads.then(() => this.reloadNow(trigger));
+    this.reloads = result.catch(() => undefined);
+    return result;
+  }
+
+  private async reloadNow(trigger: ReloadTrigger): Promise<ReloadResult> {
+    const file = this.configPath ?? '';
+    if (this.closing)
+      return this.rejected(trigger, [problem(file, '(reload)', 'faultgate is shutting down')]);
+    if (!this.configPath) {
+      return this.rejected(trigger, [
+        problem(file, '(file)', 'started without a config file: nothing to reload'),
+      ]);
+    }
+    const loaded = loadConfigFile(this.configPath);
+    if (!loaded.ok) return this.rejected(trigger, loaded.problems);
+    try {
+      return await this.apply(loaded.config, trigger);
+    } catch (err) {
+      const path = err instanceof ListenError ? err.path : '(reload)';
+      return this.rejected(trigger, [problem(file, path, (err as Error).message)]);
+    }
+  }
+
+  private rejected(trigger: ReloadTrigger, problems: ConfigProblem[]): ReloadResult {
+    this.metrics.configReloads.labels('rejected').inc();
+    this.logger.warn(
+      { trigger, problems: problems.map(formatProblem) },
+      `config reload rejected (${problems.length} problem(s)): the running config stays`,
+    );
+    return { ok: false, problems };
+  }
+
+  /** Everything that can fail happens before the swap; the swap itself never awaits. */
+  private async apply(config: Config, trigger: ReloadTrigger): Promise<ReloadResult> {
+    const running = this.state.config;
+    if (!isLoopback(running.admin.listen) && config.admin.token === '') {
+      const message = `admin.listen ${running.admin.listen} is not a loopback address: admin.token cannot be emptied`;
+      return this.rejected(trigger, [problem(this.configPath ?? '', 'admin.token', message)]);
+    }
+    const state: ProxyState = {
+      config,
+      identity: new IdentityResolver(config),
+      toolTargets: toolTargets(config),
+      engine: this.state.engine,
+    };
+    const agent = upstreamChanged(running, config) ? createUpstreamAgent(config.upstream) : undefined;
+    let change: ListenerChange;
+    try {
+      change = await this.listenerSet.prepare(state);
+    } catch (err) {
+      await agent?.destroy();
+      throw err;
+    }
+    if (this.closing) {
+      await Promise.all([this.listenerSet.discard(change), agent?.destroy()]);
+      throw new Error('faultgate is shutting down');
+    }
+    this.swap(change, agent);
+    const restart = restartNeeded(running, config);
+    if (restart.length > 0) {
+      this.logger.warn({ settings: restart }, 'config reload: these settings need a restart to apply');
+    }
+    this.metrics.configReloads.labels('ok').inc();
+    const { plan, bound } = change;
+    this.logger.info(
+      {
+        trigger,
+        configHash: this.configHash,
+        listeners: { kept: plan.keep.length - bound.size, bound: bound.size, closed: plan.removed.length },
+        upstreamAgent: agent ? 'rebuilt' : 'kept',
+      },
+      'config reloaded',
+    );
+    return { ok: true, configHash: this.configHash };
+  }
+
+  /** The atomic part of a reload: synchronous, so no request sees half of it. */
+  private swap(change: ListenerChange, agent: Agent | undefined): void {
+    const { state } = change;
+    const { config } = state;
+    const running = this.state.config;
+    // The engine outlives reloads: its `default` session is replaced, API sessions keep running.
+    state.engine.reconfigure(config);
+    this.state = state;
+    this.configHash = hashConfig(config);
+    this.listenerSet.commit(change);
+    if (agent) {
+      const old = this.env.agent;
+      this.env.agent = agent;
+      // Requests already dispatched on the old pools finish there; close() waits for them.
+      this.retiredAgents.add(old);
+      const forget = () => this.retiredAgents.delete(old);
+      old.close().then(forget, forget);
+    }
+    this.tracker?.reconfigure({ slos: config.slos, tools: config.tools });
+    this.adminState.token = config.admin.token;
+    // Only a changed `log.level`: a logger handed to start() keeps its own level otherwise.
+    if (config.log.level !== running.log.level) this.logger.level = config.log.level;
+  }
+
+  /**
+   * Graceful shutdown: /readyz turns 503 at once, listeners stop accepting, faults in flight
+   * are released (hangs closed, delays cut short), requests in flight get up to `drainMs` to
+   * finish, then every connection and tunnel left is cut.
+   */
+  close(drainMs = DEFAULT_DRAIN_MS): Promise<void> {
     this.closing ??= this.shutdown(drainMs);
     return this.closing;
   }
 
   private async shutdown(drainMs: number): Promise<void> {
-    const servers = [...this.proxies.map((p) => p.server), this.adminServer];
-    const closed = Promise.all(
-      servers.map((s) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r()))),
-    );
-    for (const s of servers) s.closeIdleConnections();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((r) => {
-      timer = setTimeout(r, drainMs);
-      timer.unref();
-    });
-    await Promise.race([closed, deadline]);
-    clearTimeout(timer);
-    for (const s of servers) s.closeAllConnections();
+    this.watcher?.close();
+    this.stopping.abort();
+    await this.listenerSet.close(drainMs);
     for (const t of this.env.tunnels) t.destroy();
     this.env.ws.close?.();
-    await closed;
-    await this.env.agent.destroy();
+    // Last, so probes saw /readyz answer 503 for the whole drain.
+    const admin = this.adminServer;
+    const adminClosed = new Promise<void>((r) => (admin.listening ? admin.close(() => r()) : r()));
+    admin.closeAllConnections();
+    await adminClosed;
+    await Promise.all([this.env.agent, ...this.retiredAgents].map((a) => a.destroy()));
     this.tracker?.close();
     this.logger.flush?.();
   }
 }
 
-function describeMode(l: Config['listeners'][number]): string {
-  const parts = [];
-  if (l.upstream) parts.push(`reverse -> ${l.upstream}`);
-  if (l.forward) parts.push(`forward (${l.allow_hosts.length} allowed hosts, tls ${l.tls})`);
-  return parts.join(', ') || 'reverse (tool upstreams only)';
+function problem(file: string, path: string, message: string): ConfigProblem {
+  return { file, line: 0, col: 0, path, message };
 }

@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ControlPlane } from '../chaos/control.js';
 import { errorBody } from '../errors.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Report } from '../observe/report-model.js';
-import { serveReport } from './report-route.js';
+import { handleApi } from './api.js';
+import { isAuthorized, sendUnauthorized } from './auth.js';
 
 export interface AdminState {
   metrics: Metrics;
@@ -11,6 +13,13 @@ export interface AdminState {
   ready(): boolean;
   /** Builds the current report (the recovery tracker); without it the report route answers 404. */
   report?: () => Report;
+  /** Sessions, level, reload: the `/api/v1/chaos/*` and `/api/v1/reload` routes answer 404 without it. */
+  control?: ControlPlane;
+  /**
+   * `admin.token`: when non-empty, every `/api` call needs `Authorization: Bearer <token>`. Read
+   * per request, so a reload can change it by assigning a new value.
+   */
+  token: string;
 }
 
 function json(res: ServerResponse, status: number, body: string): void {
@@ -18,7 +27,7 @@ function json(res: ServerResponse, status: number, body: string): void {
   res.end(body);
 }
 
-/** The admin listener: health for probes, /metrics for scrapers (the /api routes come with the control plane). */
+/** The admin listener: health for probes and /metrics for scrapers (always open), /api behind the token. */
 export function createAdminServer(state: AdminState): Server {
   const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
     handle(state, req, res).catch((err: Error) => {
@@ -30,7 +39,12 @@ export function createAdminServer(state: AdminState): Server {
 }
 
 async function handle(state: AdminState, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '/').split('?', 1)[0];
+  const path = (req.url ?? '/').split('?', 1)[0]!;
+  if (path === '/api' || path.startsWith('/api/')) {
+    // Before routing, so an unauthenticated caller learns nothing, not even which routes exist.
+    if (!isAuthorized(req, state.token)) return sendUnauthorized(res);
+    return handleApi(req, res, state.control, { report: state.report });
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     json(res, 405, errorBody('FAULTGATE_ERR_NOT_FOUND', `${req.method} is not allowed on ${path}`));
     return;
@@ -52,8 +66,6 @@ async function handle(state: AdminState, req: IncomingMessage, res: ServerRespon
       res.end(text);
       return;
     }
-    case '/api/v1/report':
-      return serveReport(req, res, state.report);
     default:
       json(res, 404, errorBody('FAULTGATE_ERR_NOT_FOUND', `no admin route ${path}`));
   }

@@ -1,8 +1,11 @@
 import { randomInt } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import { CompiledExperiment } from './experiment.js';
+import type { Logger } from '../observe/logger.js';
+import type { SessionInput } from './control.js';
+import type { CompiledExperiment } from './experiment.js';
 import { OverrideCache } from './override.js';
 import { hash32, SeededRng } from './rng.js';
+import { Session, type SessionHooks } from './session.js';
 
 /** The experiments that fired for one request, in config order, and the request's random stream. */
 export interface Decision {
@@ -13,34 +16,85 @@ export interface Decision {
 const MAX_SEQUENCE_KEYS = 100_000;
 
 /**
- * Decides, per request, which experiments fire. Each request gets its own random stream seeded
+ * Decides, per request, which experiments fire, across every running session (the config's
+ * `default` and those created over the API). Each request gets its own random stream seeded
  * from (seed, agent, tool, n) where n counts that agent's requests to that tool, so the k-th call
  * of an agent to a tool meets the same faults whatever other agents do concurrently.
  */
 export class ChaosEngine {
   level: number;
-  readonly seed: number;
-  private readonly experiments: CompiledExperiment[];
-  private readonly startedAt: number;
+  seed: number;
   private readonly sequence = new Map<string, number>();
   /** Compiled `x-faultgate-fault` overrides of this instance. */
   readonly overrides = new OverrideCache();
-  /** Experiments that can target each tool name (tool names come from the config: bounded). */
+  readonly sessions = new Map<string, Session>();
+  /** Experiments of running sessions, in session then config order. */
+  private running: CompiledExperiment[] = [];
+  /** Running experiments that can target each tool name (tool names come from the config: bounded). */
   private readonly byTool = new Map<string, readonly CompiledExperiment[]>();
+  /** Session start in this engine's clock, for schedule windows. */
+  private readonly clockStart = new WeakMap<Session, number>();
+  private readonly hooks: SessionHooks;
+  private nextId = 1;
 
   /** `now` is injectable so schedule windows can be tested without waiting. */
   constructor(
     config: Config,
     private readonly now: () => number = performance.now.bind(performance),
+    hooks?: Partial<SessionHooks>,
   ) {
-    this.startedAt = now();
     this.level = config.chaos.level;
     this.seed = config.chaos.seed ?? randomInt(0, 2 ** 31);
-    this.experiments = config.experiments.map((e) => new CompiledExperiment(e));
+    this.hooks = {
+      logger: hooks?.logger ?? silent,
+      active: hooks?.active ?? (() => {}),
+      aborted: hooks?.aborted ?? (() => {}),
+      changed: () => this.rebuild(),
+    };
+    this.startDefault(config);
+  }
+
+  private startDefault(config: Config): void {
+    const session = new Session('default', defaultInput(config), this.hooks);
+    this.sessions.set('default', session);
+    this.start(session);
+  }
+
+  /** A reload: the `default` session is replaced by the new config's; other sessions keep running. */
+  reconfigure(config: Config): void {
+    this.level = config.chaos.level;
+    if (config.chaos.seed !== undefined && config.chaos.seed !== this.seed) {
+      this.seed = config.chaos.seed;
+      this.sequence.clear();
+    }
+    this.sessions.get('default')?.end('stopped');
+    this.sessions.delete('default');
+    this.startDefault(config);
+  }
+
+  create(input: SessionInput): Session {
+    const session = new Session(`s${this.nextId++}-${randomInt(0, 2 ** 31).toString(36)}`, input, this.hooks);
+    this.sessions.set(session.id, session);
+    return session;
+  }
+
+  start(session: Session): void {
+    this.clockStart.set(session, this.now());
+    session.start();
+  }
+
+  private rebuild(): void {
+    this.running = [...this.sessions.values()].filter((s) => s.running).flatMap((s) => s.experiments);
+    this.byTool.clear();
   }
 
   get active(): boolean {
-    return this.level > 0 && this.experiments.length > 0;
+    return this.level > 0 && this.running.length > 0;
+  }
+
+  /** A real upstream failure: counted by every running session for cascade detection. */
+  upstreamFailure(): void {
+    for (const s of this.sessions.values()) s.upstreamFailure();
   }
 
   /** A fresh random stream for the next request of (agent, tool). */
@@ -55,7 +109,7 @@ export class ChaosEngine {
   private forTool(tool: string): readonly CompiledExperiment[] {
     let list = this.byTool.get(tool);
     if (!list) {
-      list = this.experiments.filter((e) => e.targetsTool(tool));
+      list = this.running.filter((e) => e.targetsTool(tool));
       if (this.byTool.size < 10_000) this.byTool.set(tool, list);
     }
     return list;
@@ -65,12 +119,15 @@ export class ChaosEngine {
     if (!this.active) return undefined;
     const candidates = this.forTool(tool);
     if (candidates.length === 0) return undefined;
-    const elapsed = this.now() - this.startedAt;
+    const now = this.now();
     let rng: SeededRng | undefined;
     let fired: CompiledExperiment[] | undefined;
     for (const exp of candidates) {
+      const session = exp.session!;
       if (
-        !exp.activeAt(elapsed) ||
+        !session.running ||
+        !exp.activeAt(now - (this.clockStart.get(session) ?? now)) ||
+        !session.admits(agent, tenant, tool) ||
         !exp.targetsPeer(agent, tenant) ||
         !exp.inCohort(this.seed, agent, tenant)
       ) {
@@ -84,4 +141,17 @@ export class ChaosEngine {
     }
     return fired && rng ? { rng, fired } : undefined;
   }
+}
+
+const silent = { warn() {}, info() {}, debug() {}, error() {} } as unknown as Logger;
+
+/** The config's experiments as session `default`, started at boot, with the config's safety. */
+function defaultInput(config: Config): SessionInput {
+  return {
+    name: 'default',
+    experiments: [...config.experiments],
+    targeting: { agent_ids: [], tool_names: [], tenant_ids: [], percentage: 1 },
+    safety: { ...config.safety },
+    duration_s: null,
+  };
 }

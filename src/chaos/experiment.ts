@@ -4,6 +4,7 @@ import { faultFactories } from '../faults/registry.js';
 import type { Fault } from '../faults/types.js';
 import { compileValueGlob, type StringMatcher } from '../identity/glob.js';
 import { hash32 } from './rng.js';
+import type { Session } from './session.js';
 
 function anyOf(globs: readonly string[]): StringMatcher {
   if (globs.includes('*')) return () => true;
@@ -29,6 +30,8 @@ export class CompiledExperiment {
   private readonly nameHash: number;
   private readonly probability: number | undefined;
   private readonly afterMs: number;
+  /** The session the experiment belongs to (none for header overrides). */
+  session: Session | undefined;
   private readonly untilMs: number;
 
   constructor(readonly definition: Experiment) {

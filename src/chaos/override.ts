@@ -35,11 +35,13 @@ export class OverrideCache {
 function parse(header: string): OverrideResult {
   const [type, ...pairs] = header.split(';').map((s) => s.trim());
   if (!type) return { ok: false, message: 'x-faultgate-fault needs a fault type, e.g. "error;status=503"' };
-  const config: Record<string, unknown> = {};
+  const config: Record<string, unknown> = Object.create(null);
   for (const pair of pairs) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
     if (eq <= 0) return { ok: false, message: `"${pair}" is not key=value` };
+    if (!/^[a-z_]+$/.test(pair.slice(0, eq)))
+      return { ok: false, message: `"${pair.slice(0, eq)}" is not a config key` };
     const value = pair.slice(eq + 1);
     config[pair.slice(0, eq)] = value.includes(',') ? value.split(',').map(scalar) : scalar(value);
   }

@@ -35,6 +35,8 @@ export function substituteEnv(
   const out = text.replace(
     VAR,
     (whole, name: string | undefined, fallback: string | undefined, offset: number) => {
+      // Comments are not substituted: `# token: ${SECRET}` must not require SECRET.
+      if (inComment(text, offset)) return whole;
       const value = env[name!];
       let replacement: string;
       if (whole === '$$') replacement = '$';
@@ -58,6 +60,20 @@ export function substituteEnv(
     },
   );
   return { text: out, missing, toRaw: (offset) => toRawOffset(edits, offset) };
+}
+
+/** Whether `offset` lies in a YAML comment: after a `#` that starts the line or follows a blank, outside quotes. */
+function inComment(text: string, offset: number): boolean {
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  let quote = '';
+  for (let i = lineStart; i < offset; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === quote) quote = '';
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '#' && (i === lineStart || text[i - 1] === ' ' || text[i - 1] === '\t')) return true;
+  }
+  return false;
 }
 
 /** One substitution: `[out, outEnd)` in the substituted text replaced `[raw, rawEnd)` in the file. */

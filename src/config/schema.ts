@@ -69,7 +69,8 @@ const scheduleSchema = z.strictObject({
 });
 
 const experimentInput = z.strictObject({
-  name: z.string().min(1),
+  // Names travel in the x-faultgate-injected header and metric labels: plain ASCII tokens.
+  name: z.string().regex(/^[A-Za-z0-9._~:@/+-]+$/, 'letters, digits and ._~:@/+- only'),
   type: z.string().min(1),
   probability: probability.optional(),
   target: targetSchema.prefault({}),
@@ -139,7 +140,7 @@ const safetySchema = z.strictObject({
   auto_abort_on_cascade: z.boolean().default(true),
   max_blast_radius: z
     .enum(['single_request', 'single_agent', 'single_tenant', 'multi_tenant'])
-    .default('single_tenant'),
+    .default('multi_tenant'),
   max_active_faults: nonNegInt.default(100),
 });
 

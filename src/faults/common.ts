@@ -7,8 +7,13 @@ export type Dialect = z.infer<typeof dialectSchema>;
 export const probability = z.number().min(0).max(1);
 export const nonNegInt = z.int().min(0);
 export const posInt = z.int().min(1);
-export const httpStatus = z.int().min(100).max(599);
-export const headerMap = z.record(z.string().min(1), z.string());
+/** A status faultgate may answer with: 1xx would promise a protocol switch or another head. */
+export const httpStatus = z.int().min(200).max(599);
+/** Header names are HTTP tokens and values printable Latin-1: anything else Node cannot send. */
+export const headerMap = z.record(
+  z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a header name is an HTTP token'),
+  z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'a header value is printable Latin-1'),
+);
 /** A number, or an inclusive [min, max] range to draw from. */
 export const numberOrRange = z.union([
   z.number().min(0),

@@ -1,3 +1,4 @@
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 /**
  * Token usage of LLM responses, read on the wire without changing a byte: whole JSON bodies
  * (OpenAI Chat Completions and Responses, Anthropic Messages, Gemini) and the final events of
@@ -134,6 +135,31 @@ export interface UsageObserverOptions {
   onSkip(reason: string): void;
   /** Called once when the response ends (or is cut short: what a stream reported so far counts). */
   onUsage(usage: Usage): void;
+  /**
+   * The body's content-encoding: the observer decodes its own copy, so the client still gets
+   * the bytes as the upstream sent them (an observer never changes the wire).
+   */
+  encoding?: string | undefined;
+}
+
+/** Decodes a bounded copy of a compressed JSON body; undefined when it cannot. */
+function decodeCopy(body: Buffer, encoding: string, limit: number): Buffer | undefined {
+  const options = { maxOutputLength: limit };
+  try {
+    switch (encoding.trim().toLowerCase()) {
+      case 'gzip':
+      case 'x-gzip':
+        return gunzipSync(body, options);
+      case 'deflate':
+        return inflateSync(body, options);
+      case 'br':
+        return brotliDecompressSync(body, options);
+      default:
+        return undefined;
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -142,7 +168,9 @@ export interface UsageObserverOptions {
  */
 export function usageObserver(options: UsageObserverOptions): Transform {
   const tally = new UsageTally();
-  const parser = options.sse ? new SseParser({ maxEventBytes: options.maxBodyBytes }) : undefined;
+  const encoded = options.encoding !== undefined && options.encoding !== 'identity';
+  if (options.sse && encoded) options.onSkip('undecodable content-encoding'); // compressed event streams are rare
+  const parser = options.sse && !encoded ? new SseParser({ maxEventBytes: options.maxBodyBytes }) : undefined;
   let copy: Buffer[] | undefined = options.sse ? undefined : [];
   let size = 0;
   let done = false;
@@ -152,7 +180,13 @@ export function usageObserver(options: UsageObserverOptions): Transform {
     if (parser) {
       const tail = parser.end();
       if (tail) readEvent(tally, tail);
-    } else if (copy && complete) readText(tally, Buffer.concat(copy, size).toString('utf8'));
+    } else if (copy && complete) {
+      let body: Buffer | undefined = Buffer.concat(copy, size);
+      const encoding = options.encoding;
+      if (encoding && encoding !== 'identity') body = decodeCopy(body, encoding, options.maxBodyBytes);
+      if (body) readText(tally, body.toString('utf8'));
+      else options.onSkip('undecodable content-encoding');
+    }
     copy = undefined;
     const usage = tally.result();
     if (usage) options.onUsage(usage);
@@ -199,8 +233,10 @@ export function observeUsage(
     maxBodyBytes: ctx.maxBodyBytes,
     onSkip: (reason) => ctx.skipped(reason),
     onUsage,
+    encoding:
+      typeof head.headers['content-encoding'] === 'string' ? head.headers['content-encoding'] : undefined,
   });
-  return { stream, keepsLength: true, needsDecoded: true, passive: true };
+  return { stream, keepsLength: true, passive: true };
 }
 
 /** The model named in a JSON request body (`{"model": ...}`), if any. */

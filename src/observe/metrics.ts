@@ -41,6 +41,12 @@ export class Metrics {
   readonly tools: LabelCap;
   private readonly byAgent = new Map<string, Map<string, ExchangeStats>>();
   readonly faults: FaultStats;
+  /** 1 while a chaos session runs, by session name (SPEC section 6). */
+  readonly sessionActive: Gauge<'session'>;
+  /** Sessions stopped by a safety rule, by session name and reason. */
+  readonly safetyAborts: Counter<'session' | 'reason'>;
+  /** Hot reloads by result: ok (swapped in) or rejected (the running config stays). */
+  readonly configReloads: Counter<'result'>;
 
   constructor(private readonly maxLabelValues: number) {
     this.agents = new LabelCap(maxLabelValues);
@@ -66,6 +72,27 @@ export class Metrics {
       registers,
     });
     this.faults = this.createFaultStats(registers);
+    this.sessionActive = new Gauge({
+      name: 'faultgate_session_active',
+      help: '1 while the chaos session runs, 0 once it stopped, aborted or completed',
+      labelNames: ['session'],
+      registers,
+    });
+    this.safetyAborts = new Counter({
+      name: 'faultgate_safety_aborts_total',
+      help: 'Chaos sessions aborted by a safety rule, by session and reason',
+      labelNames: ['session', 'reason'],
+      registers,
+    });
+    this.configReloads = new Counter({
+      name: 'faultgate_config_reloads_total',
+      help: 'Config reloads (file change, SIGHUP, POST /api/v1/reload) by result: ok or rejected',
+      labelNames: ['result'],
+      registers,
+    });
+    // Both series exist from the start, so an alert on `rejected` works before the first reload.
+    this.configReloads.labels('ok').inc(0);
+    this.configReloads.labels('rejected').inc(0);
     collectDefaultMetrics({ register: this.registry, prefix: 'faultgate_process_' });
   }
 
@@ -140,7 +167,11 @@ export class Metrics {
     };
   }
 
+  /** Told of every real upstream failure (the chaos engine's cascade detection). */
+  upstreamErrorListener: ((tool: string, kind: UpstreamErrorKind) => void) | undefined;
+
   upstreamError(tool: string, kind: UpstreamErrorKind): void {
+    this.upstreamErrorListener?.(tool, kind);
     this.upstreamErrors.labels(this.tools.get(tool), kind).inc();
   }
 }

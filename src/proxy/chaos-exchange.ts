@@ -51,6 +51,9 @@ export class ChaosExchange extends Exchange {
     if (status >= 500) this.env.metrics.upstreamError(this.tool, 'status');
     const source = new PassThrough({ highWaterMark: 64 * 1024 });
     source.on('drain', () => controller.resume());
+    // Until the pipeline owns it, an error on the source (an upstream failure while a fault
+    // waits, a rejected head) must not become an uncaught 'error' event.
+    source.on('error', () => {});
     this.source = source;
     const head: ResponseHead = { status, statusMessage, headers: clientResponseHeaders(headers) };
     this.applyFaults(head).catch((err: Error) =>
@@ -80,32 +83,34 @@ export class ChaosExchange extends Exchange {
     const run = this.run!;
     let applied: Applied[] = [];
     for (const exp of this.responseFaults) {
+      if (run.sessionAborted) break; // the session was aborted: the response goes on without faults
       const ctx = run.context(exp);
       const effect = await exp.fault.response!(ctx, head);
-      if (run.controller.signal.aborted || this.finished) return;
+      if (run.clientGone || this.finished) return;
+      if (run.sessionAborted) break;
       if (!effect) continue;
       if (!effect.passive) run.record(exp);
       applied.push({ effect, ctx });
     }
     const encoding = head.headers['content-encoding'];
     const streams: (PassThrough | Transform)[] = [this.source!];
-    if (
-      typeof encoding === 'string' &&
-      encoding !== 'identity' &&
-      applied.some((a) => a.effect.needsDecoded)
-    ) {
+    const encoded = typeof encoding === 'string' && encoding !== 'identity';
+    const bodyless = this.req.method === 'HEAD' || head.status === 204 || head.status === 304;
+    // Passive observers (usage counting) never change what the client gets: no decoding for them.
+    if (encoded && !bodyless && applied.some((a) => a.effect.needsDecoded && !a.effect.passive)) {
       const decoder = decoderFor(encoding);
       if (decoder) {
         // Transforms read plain bytes; the client gets them uncompressed, and the header says so.
         streams.push(decoder);
         delete head.headers['content-encoding'];
         delete head.headers['content-length'];
-      } else {
-        applied = applied.filter((a) => {
-          if (a.effect.needsDecoded) a.ctx.skipped(`content-encoding ${encoding}`);
-          return !a.effect.needsDecoded;
-        });
       }
+    }
+    if (encoded && streams.length === 1) {
+      applied = applied.filter((a) => {
+        if (a.effect.needsDecoded) a.ctx.skipped('undecodable content-encoding');
+        return !a.effect.needsDecoded;
+      });
     }
     for (const a of applied) if (a.effect.stream) streams.push(a.effect.stream);
     const broken = applied.some((a) => a.effect.failure);

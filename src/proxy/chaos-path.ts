@@ -81,6 +81,7 @@ export async function runChaos(
       faults,
       markInjected: config.chaos.mark_injected,
       maxBodyBytes: config.limits.max_body_bytes,
+      shutdown: env.shutdown,
     },
     { requestId, agent, tenant: state.identity.tenant(peer), tool, toolDialect: call.dialect, req, res },
     decision.rng,
@@ -94,7 +95,8 @@ export async function runChaos(
   for (const exp of decision.fired) {
     if (!exp.fault.request) continue;
     const action = await exp.fault.request(run.context(exp));
-    if (run.controller.signal.aborted) return undefined; // the client left during a wait
+    if (run.clientGone) return undefined; // the client left during a wait
+    if (run.sessionAborted) break; // the session was aborted: the request goes on without faults
     if (!action) continue;
     run.record(exp);
     if (action.kind === 'continue') continue;
@@ -103,8 +105,12 @@ export async function runChaos(
     if (action.kind === 'respond') exchange.answered(action.status);
     return undefined;
   }
+  if (run.sessionAborted) {
+    labelled(exchange, call, state, peer);
+    return exchange;
+  }
   await rewriteRequestBody(call, run, decision.fired, config.limits.max_body_bytes);
-  if (run.controller.signal.aborted) return undefined;
+  if (run.clientGone) return undefined;
   labelled(exchange, call, state, peer);
   exchange.responseFaults = decision.fired.filter((e) => e.fault.response);
   return exchange;

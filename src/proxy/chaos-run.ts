@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { CompiledExperiment } from '../chaos/experiment.js';
+import type { Session } from '../chaos/session.js';
 import type { Dialect } from '../faults/common.js';
 import type { FaultContext, PreAction, Rng } from '../faults/types.js';
 import type { Logger } from '../observe/logger.js';
@@ -12,6 +13,8 @@ export interface ChaosEnv {
   faults: FaultStats;
   markInjected: boolean;
   maxBodyBytes: number;
+  /** The instance's shutdown: it ends every fault in flight as a session abort does. */
+  shutdown?: AbortSignal | undefined;
 }
 
 /** Per-request facts shared by every fault context of the request. */
@@ -39,6 +42,20 @@ export class ChaosRun {
   jsonRpcId: string | number | null | undefined;
   private active = false;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Sessions this request counted against (once each), and whose abort ends its faults. */
+  private readonly sessions = new Set<Session>();
+  /** The client left: nothing more is sent. */
+  clientGone = false;
+  /** A session of this request was aborted: its faults end and the request goes on plainly. */
+  sessionAborted = false;
+  /** The request is held by a `hang` answer. */
+  hanging = false;
+  private readonly onSessionAbort = (): void => {
+    this.sessionAborted = true;
+    // A released hang has nothing to send: the connection is closed (as a timeout would).
+    if (this.hanging) cut(this.info.req.socket, 'close');
+    this.end();
+  };
 
   constructor(
     readonly env: ChaosEnv,
@@ -46,12 +63,25 @@ export class ChaosRun {
     readonly rng: Rng,
     readonly fired: readonly CompiledExperiment[],
   ) {
-    info.res.once('close', () => this.end());
+    info.res.once('close', () => {
+      this.clientGone = true;
+      this.end();
+    });
+    // Draining must not wait for a hang or a long delay: they are released at shutdown, and a
+    // request that starts while draining (on a kept-alive connection) gets no faults at all.
+    if (env.shutdown?.aborted) this.onSessionAbort();
+    else env.shutdown?.addEventListener('abort', this.onSessionAbort, { once: true });
   }
 
   /** Called once per fault that acted: log line, counter, active gauge, response marker. */
   record(exp: CompiledExperiment): void {
     const { info, env } = this;
+    const session = exp.session;
+    if (session && !this.sessions.has(session)) {
+      this.sessions.add(session);
+      session.signal.addEventListener('abort', this.onSessionAbort, { once: true });
+      session.injected(info.agent, info.tenant);
+    }
     this.injected.push(`${exp.name}/${exp.type}`);
     this.injectedTypes.push(exp.type);
     env.faults.injected(info.agent, info.tool, exp.name, exp.type);
@@ -129,6 +159,9 @@ export class ChaosRun {
   /** The request is over (response closed or client gone): release waits, timers and the gauge. */
   end(): void {
     if (!this.controller.signal.aborted) this.controller.abort();
+    for (const s of this.sessions) s.signal.removeEventListener('abort', this.onSessionAbort);
+    this.sessions.clear();
+    this.env.shutdown?.removeEventListener('abort', this.onSessionAbort);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     if (this.active) {
@@ -170,7 +203,9 @@ export function answer(run: ChaosRun, action: PreAction): void {
     case 'continue':
       return;
     case 'hang':
-      // Nothing is sent; the response closes when the client gives up (or the server times it out).
+      // Nothing is sent; the response closes when the client gives up (or the server times it
+      // out, or the session is aborted).
+      run.hanging = true;
       req.resume();
       return;
   }

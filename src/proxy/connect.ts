@@ -44,7 +44,10 @@ export function handleConnect(
   }
   const authority = req.url ?? '';
   const { hostname, port } = splitHost(authority);
-  if (hostname === '' || !/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+  // A hostname, an IPv4 address or a bracketed IPv6 literal; nothing that a URL parser could
+  // read differently (`/`, `?`, `@`) from what allow_hosts checked.
+  const validHost = /^[a-z0-9.-]+$/.test(hostname) || /^\[[0-9a-f:.]+\]$/.test(hostname);
+  if (!validHost || !/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
     refuseSocket(socket, 'FAULTGATE_ERR_BAD_REQUEST', 'CONNECT needs host:port');
     return;
   }

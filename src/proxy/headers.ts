@@ -24,6 +24,9 @@ const OWN_PREFIX = 'x-faultgate-';
 
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (!value) return undefined;
+  // The common values name no extra header: skip the split on every request.
+  if (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close')
+    return undefined;
   const tokens = (Array.isArray(value) ? value.join(',') : value)
     .split(',')
     .map((t) => t.trim().toLowerCase());

@@ -61,6 +61,33 @@ export function toolTargets(config: Config): (UpstreamTarget | undefined)[] {
   return config.tools.map((t) => (t.upstream ? parseUpstream(t.upstream) : undefined));
 }
 
+/**
+ * What one listener compiles from one config load. A request reads it once, at its start, and
+ * keeps it to the end: a reload never mixes an old tool index with a new tool table.
+ */
+export interface ListenerRouting {
+  state: ProxyState;
+  config: ListenerConfig;
+  router: Router;
+  /** Reverse routes also accept the listener's upstream host in host matchers; forward ones never do. */
+  reverseIndex: ToolIndex;
+  forwardIndex: ToolIndex;
+}
+
+export function compileListener(state: ProxyState, config: ListenerConfig): ListenerRouting {
+  const router = new Router(config);
+  return {
+    state,
+    config,
+    router,
+    reverseIndex: state.identity.toolIndex(router.upstream?.host),
+    forwardIndex: state.identity.toolIndex(),
+  };
+}
+
+/** While draining, idle keep-alive connections are closed this often (they turn idle as responses end). */
+const DRAIN_SWEEP_MS = 50;
+
 /** Shared by every listener of an instance. */
 export interface ProxyEnv {
   state(): ProxyState;
@@ -73,24 +100,27 @@ export interface ProxyEnv {
   tunnels: Set<Socket>;
   /** The recovery tracker, when tracking is on. */
   outcomes?: OutcomeSink | undefined;
+  /** Aborted when the instance shuts down: faults in flight are released (waits end, hangs close). */
+  shutdown?: AbortSignal;
 }
 
 /** One data-plane listener: reverse, forward (absolute-form), CONNECT and WebSocket upgrades. */
 export class ProxyListener {
   readonly server: Server;
-  private readonly router: Router;
-  /** Reverse routes also accept the listener's upstream host in host matchers; forward ones never do. */
-  private readonly reverseIndex: ToolIndex;
-  private readonly forwardIndex: ToolIndex;
+  /** Swapped whole by a reload; never mutated. */
+  private routing: ListenerRouting;
+  /** CONNECT and upgrade sockets of this listener, which the HTTP server no longer tracks. */
+  private readonly detached = new Set<Socket>();
+  private draining = false;
+  private closing: Promise<void> | undefined;
 
   constructor(
     private readonly env: ProxyEnv,
-    readonly config: ListenerConfig,
+    config: ListenerConfig,
+    state: ProxyState = env.state(),
   ) {
-    const { limits } = env.state().config;
-    this.router = new Router(config);
-    this.reverseIndex = env.state().identity.toolIndex(this.router.upstream?.host);
-    this.forwardIndex = env.state().identity.toolIndex();
+    this.routing = compileListener(state, config);
+    const { limits } = state.config;
     this.server = createServer(
       {
         maxHeaderSize: limits.max_header_bytes,
@@ -108,12 +138,74 @@ export class ProxyListener {
     );
     this.server.timeout = limits.client_idle_timeout_ms;
     this.server.on('clientError', (err, socket) => this.onClientError(err, socket as Socket));
-    this.server.on('connect', (req, socket, head) =>
-      handleConnect(env, this.router, this.server, req, socket as Socket, head),
-    );
-    this.server.on('upgrade', (req, socket, head) =>
-      handleUpgrade(env, this.router, this.reverseIndex, req, socket as Socket, head),
-    );
+    this.server.on('connect', (req, socket, head) => {
+      this.detach(socket as Socket);
+      handleConnect(env, this.routing.router, this.server, req, socket as Socket, head);
+    });
+    this.server.on('upgrade', (req, socket, head) => {
+      this.detach(socket as Socket);
+      const { router, reverseIndex } = this.routing;
+      handleUpgrade(env, router, reverseIndex, req, socket as Socket, head);
+    });
+  }
+
+  get config(): ListenerConfig {
+    return this.routing.config;
+  }
+
+  /**
+   * A reload that kept this listener (same `listen`): new requests route with the new state and
+   * listener settings; requests in flight finish with the routing they started with.
+   */
+  update(routing: ListenerRouting): void {
+    this.routing = routing;
+    const { limits } = routing.state.config;
+    // Node reads these per connection or per check, so they apply to the running server.
+    this.server.headersTimeout = limits.headers_timeout_ms;
+    this.server.requestTimeout = limits.request_timeout_ms;
+    this.server.keepAliveTimeout = limits.keep_alive_timeout_ms;
+    this.server.timeout = limits.client_idle_timeout_ms;
+  }
+
+  private detach(socket: Socket): void {
+    this.detached.add(socket);
+    socket.once('close', () => this.detached.delete(socket));
+  }
+
+  /**
+   * Stops accepting; requests in flight get up to `drainMs` to finish, keep-alive connections
+   * close as soon as they are idle, then whatever is left is cut. Opaque tunnels (TLS, WebSocket)
+   * may carry a request waiting on a slow upstream, which faultgate cannot see: like Envoy's TCP
+   * proxy they keep the whole drain time unless their client closes them. Idempotent.
+   */
+  close(drainMs: number): Promise<void> {
+    this.closing ??= this.drain(drainMs);
+    return this.closing;
+  }
+
+  private async drain(drainMs: number): Promise<void> {
+    this.draining = true;
+    const server = this.server;
+    const closed = new Promise<void>((r) => (server.listening ? server.close(() => r()) : r()));
+    server.closeIdleConnections();
+    const sweep = setInterval(() => server.closeIdleConnections(), DRAIN_SWEEP_MS);
+    sweep.unref();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((r) => {
+      timer = setTimeout(r, drainMs);
+      timer.unref();
+    });
+    await Promise.race([closed, deadline]);
+    clearInterval(sweep);
+    clearTimeout(timer);
+    this.cut();
+    await closed;
+  }
+
+  /** Cuts every connection now: the end of a drain. */
+  cut(): void {
+    this.server.closeAllConnections();
+    for (const s of this.detached) s.destroy();
   }
 
   async listen(): Promise<AddressInfo> {
@@ -154,7 +246,10 @@ export class ProxyListener {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
-    const route = this.router.route(req);
+    // A request on a kept-alive connection while draining is served, then its connection closes.
+    if (this.draining) res.shouldKeepAlive = false;
+    const routing = this.routing;
+    const route = routing.router.route(req);
     if (route.mode === 'denied') {
       sendError(res, route.code, route.detail);
       return;
@@ -167,21 +262,22 @@ export class ProxyListener {
       headers: req.headers,
     };
     const mcp = mcpFromHeaders(req.headers);
-    const index = route.mode === 'reverse' ? this.reverseIndex : this.forwardIndex;
+    const index = route.mode === 'reverse' ? routing.reverseIndex : routing.forwardIndex;
     const match = index.match(facts, mcp, hasJsonBody(req));
     if (match === NEEDS_BODY) {
-      const limit = this.env.state().config.limits.mcp_peek_bytes;
+      const limit = routing.state.config.limits.mcp_peek_bytes;
       peekBody(req, limit).then(
-        (peek) => this.forward(req, res, route, facts, startedAt, peek),
+        (peek) => this.forward(routing, req, res, route, facts, startedAt, peek),
         () => res.destroy(),
       );
       return;
     }
-    this.dispatch(req, res, route, match, startedAt, undefined);
+    this.dispatch(routing, req, res, route, match, startedAt, undefined);
   }
 
   /** Second pass after the JSON-RPC body was read for an MCP matcher. */
   private forward(
+    routing: ListenerRouting,
     req: IncomingMessage,
     res: ServerResponse,
     route: Route,
@@ -190,12 +286,13 @@ export class ProxyListener {
     peek: Peek,
   ): void {
     const mcp: McpFacts = peek.complete ? mcpFromBody(peek.body) : { method: undefined, tool: undefined };
-    const index = route.mode === 'reverse' ? this.reverseIndex : this.forwardIndex;
+    const index = route.mode === 'reverse' ? routing.reverseIndex : routing.forwardIndex;
     const match = index.match(facts, mcp, false);
-    this.dispatch(req, res, route, match === NEEDS_BODY ? undefined : match, startedAt, peek);
+    this.dispatch(routing, req, res, route, match === NEEDS_BODY ? undefined : match, startedAt, peek);
   }
 
   private dispatch(
+    routing: ListenerRouting,
     req: IncomingMessage,
     res: ServerResponse,
     route: Route,
@@ -204,7 +301,7 @@ export class ProxyListener {
     peek: Peek | undefined,
   ): void {
     const env = this.env;
-    const state = env.state();
+    const { state } = routing;
     const proxyAuth =
       route.mode === 'forward' ? route.proxyAuthorization : req.headers['proxy-authorization'];
     const peer = {
@@ -217,14 +314,14 @@ export class ProxyListener {
     const target =
       route.mode === 'forward'
         ? route.target
-        : ((tool && state.toolTargets[tool.index]) ?? this.router.upstream);
+        : ((tool && state.toolTargets[tool.index]) ?? routing.router.upstream);
     const requestId = env.nextRequestId();
     if (!target) {
       env.metrics.exchange(agent, toolName).failure.inc();
       sendError(
         res,
         'FAULTGATE_ERR_NO_UPSTREAM',
-        `no upstream for ${req.method} ${route.path}: the tool "${toolName}" and listener "${this.config.name}" have none`,
+        `no upstream for ${req.method} ${route.path}: the tool "${toolName}" and listener "${routing.config.name}" have none`,
       );
       return;
     }

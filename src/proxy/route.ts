@@ -51,6 +51,8 @@ export type Route =
       port: string;
       path: string;
       proxyAuthorization: string | undefined;
+      /** Inside a CONNECT tunnel (the client's Host is kept); absolute-form otherwise (Host is the target's). */
+      tunnel?: boolean;
     }
   | {
       mode: 'denied';
@@ -77,13 +79,23 @@ export class Router {
     const tunnel = tunnels.get(req.socket);
     if (tunnel) {
       // Inside a CONNECT tunnel: the target was checked against allow_hosts at CONNECT time.
+      // Whatever the request line names, it goes to the tunnel's target: an absolute-form
+      // target is reduced to its path, so nothing else can be reached through the tunnel.
+      let path = url;
+      if (url.charCodeAt(0) !== 47 /* '/' */) {
+        if (!URL.canParse(url))
+          return { mode: 'denied', code: 'FAULTGATE_ERR_BAD_REQUEST', detail: 'unparseable request target' };
+        const u = new URL(url);
+        path = u.pathname + u.search;
+      }
       return {
         mode: 'forward',
         target: { origin: tunnel.origin, host: tunnel.host, basePath: '', protocol: 'http:' },
         hostname: tunnel.hostname,
         port: tunnel.port,
-        path: url,
+        path,
         proxyAuthorization: tunnel.proxyAuthorization,
+        tunnel: true,
       };
     }
     if (url.charCodeAt(0) === 47 /* '/' */) {
@@ -111,7 +123,9 @@ export class Router {
         detail: `unsupported scheme ${u.protocol}`,
       };
     }
-    const { hostname, port } = splitHost(u.host);
+    // WHATWG URL drops default ports; allow_hosts and host matchers may name them.
+    const hostname = splitHost(u.host).hostname;
+    const port = u.port || (u.protocol === 'https:' ? '443' : '80');
     if (!this.allow.allows(hostname, port)) {
       return {
         mode: 'denied',

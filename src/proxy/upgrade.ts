@@ -66,8 +66,14 @@ export function handleUpgrade(
   }
   cleanHeaders(req);
   req.url = route.path;
-  env.ws.ws(req, socket, head, {
-    target: target.origin + target.basePath,
-    changeOrigin: route.mode === 'reverse',
-  });
+  try {
+    env.ws.ws(req, socket, head, {
+      target: target.origin + target.basePath,
+      // Host names the target, except inside a tunnel, where the client's Host is what it asked for.
+      changeOrigin: !(route.mode === 'forward' && route.tunnel),
+    });
+  } catch (err) {
+    env.logger.warn({ err: (err as Error).message }, 'websocket upgrade refused');
+    refuseSocket(socket, 'FAULTGATE_ERR_BAD_REQUEST', 'invalid WebSocket upgrade request');
+  }
 }

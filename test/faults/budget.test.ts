@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
@@ -97,7 +98,8 @@ async function call(url: string, agent = 'a', init: { body?: string; tenant?: st
   if (init.tenant) headers['x-tenant-id'] = init.tenant;
   if (init.body) headers['content-type'] = 'application/json';
   const res = await request(url, { method: init.body ? 'POST' : 'GET', headers, body: init.body });
-  return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+  const raw = Buffer.from(await res.body.arrayBuffer());
+  return { status: res.statusCode, headers: res.headers, text: raw.toString('utf8'), raw };
 }
 
 const injected = (agent: string, tool: string) =>
@@ -206,12 +208,13 @@ describe('budget by tokens', () => {
       200,
       path.startsWith('/an') ? 400 : 429,
     ]);
-    // The observer passes the body through unchanged (a gzip body arrives decoded).
+    // The observer passes the body through unchanged: a gzip body arrives still compressed
+    // (the observer decodes its own copy to count the usage).
     if (path.endsWith('openai-stream')) expect(first.text).toBe(BODIES.openaiStream.join(''));
     if (path.endsWith('anthropic-stream')) expect(first.text).toBe(BODIES.anthropicStream.join(''));
     if (path.endsWith('/gzip')) {
-      expect(first.text).toBe(BODIES.openaiJson);
-      expect(first.headers['content-encoding']).toBeUndefined();
+      expect(first.headers['content-encoding']).toBe('gzip');
+      expect(gunzipSync(first.raw).toString()).toBe(BODIES.openaiJson);
     }
     expect(first.headers['x-faultgate-injected']).toBeUndefined();
     expect(calls()).toBe(2);

@@ -145,7 +145,7 @@ const cases: Record<FaultType, Case> = {
       { config: {}, parsed: { status: 200 } },
       { config: { status: 204 }, parsed: { status: 204 } },
     ],
-    invalid: [{ config: { status: 42 }, path: '.status', message: />=100/ }],
+    invalid: [{ config: { status: 42 }, path: '.status', message: />=200/ }],
   },
   bandwidth: {
     valid: [{ config: { bytes_per_s: 1024 }, parsed: { bytes_per_s: 1024 } }],

@@ -6,6 +6,8 @@ import { onTestFinished } from 'vitest';
 
 export interface FaultgateProcess {
   child: ChildProcess;
+  /** The config file it was started with (rewrite it to test reloads). */
+  file: string;
   url: string;
   adminUrl: string;
   /** stdout lines parsed as JSON (pino). */
@@ -54,7 +56,7 @@ export async function spawnFaultgate(yaml: string, env: NodeJS.ProcessEnv = {}):
       }
     });
   });
-  return { child, url, adminUrl, logs, stderr: () => err };
+  return { child, file, url, adminUrl, logs, stderr: () => err };
 }
 
 /** Peak resident set size of a process, in bytes (Linux). */

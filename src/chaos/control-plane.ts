@@ -1,0 +1,103 @@
+import type { Config } from '../config/schema.js';
+import type { ControlPlane, ControlResult, SessionAction, SessionView } from './control.js';
+import type { ChaosEngine } from './engine.js';
+import { parseSessionBody } from './session-schema.js';
+
+export interface ControlPlaneDeps {
+  /** The engine in use now (the same object across reloads). */
+  engine(): ChaosEngine;
+  /** The config in use now: its `safety` fills what a session body omits. */
+  config(): Config;
+  reload: ControlPlane['reload'];
+}
+
+const conflict = (message: string): ControlResult<never> => ({ ok: false, error: 'conflict', message });
+const notFound = (id: string): ControlResult<never> => ({
+  ok: false,
+  error: 'not_found',
+  message: `no session ${id}`,
+});
+
+/** The admin API's view of the engine's sessions (SPEC section 7). */
+export class EngineControl implements ControlPlane {
+  constructor(private readonly deps: ControlPlaneDeps) {}
+
+  listSessions(): SessionView[] {
+    return [...this.deps.engine().sessions.values()].map((s) => s.view());
+  }
+
+  createSession(body: unknown): ControlResult<SessionView> {
+    const parsed = parseSessionBody(body, this.deps.config().safety);
+    if (!parsed.ok)
+      return { ok: false, error: 'invalid', message: 'invalid session', problems: parsed.problems };
+    const engine = this.deps.engine();
+    const live = [...engine.sessions.values()].some(
+      (s) => s.name === parsed.value.name && (s.state === 'created' || s.state === 'running'),
+    );
+    // Names label `faultgate_session_active`, so they are unique among live sessions.
+    if (live) return conflict(`a live session is already named "${parsed.value.name}"`);
+    return { ok: true, value: engine.create(parsed.value).view() };
+  }
+
+  getSession(id: string): SessionView | undefined {
+    return this.deps.engine().sessions.get(id)?.view();
+  }
+
+  deleteSession(id: string): ControlResult<SessionView> {
+    const engine = this.deps.engine();
+    const session = engine.sessions.get(id);
+    if (!session) return notFound(id);
+    if (session.running || session.state === 'created') session.end('aborted', 'deleted');
+    engine.sessions.delete(id);
+    return { ok: true, value: session.view() };
+  }
+
+  transition(id: string, action: SessionAction): ControlResult<SessionView> {
+    const engine = this.deps.engine();
+    const session = engine.sessions.get(id);
+    if (!session) return notFound(id);
+    const from = session.state;
+    if (action === 'start') {
+      if (from !== 'created') return conflict(`cannot start a session that is ${from}`);
+      engine.start(session);
+    } else if (action === 'stop') {
+      if (from !== 'running') return conflict(`cannot stop a session that is ${from}`);
+      session.end('stopped');
+    } else {
+      if (from !== 'running' && from !== 'created') return conflict(`cannot abort a session that is ${from}`);
+      session.end('aborted', 'manual');
+    }
+    return { ok: true, value: session.view() };
+  }
+
+  abortAll(reason: string): SessionView[] {
+    const aborted: SessionView[] = [];
+    for (const s of this.deps.engine().sessions.values()) {
+      if (!s.running) continue;
+      s.end('aborted', reason);
+      aborted.push(s.view());
+    }
+    return aborted;
+  }
+
+  getLevel(): number {
+    return this.deps.engine().level;
+  }
+
+  setLevel(level: number): ControlResult<number> {
+    if (!Number.isFinite(level) || level < 0 || level > 10) {
+      return {
+        ok: false,
+        error: 'invalid',
+        message: 'level must be a number from 0 to 10',
+        problems: [{ path: 'level', message: 'must be 0..10' }],
+      };
+    }
+    this.deps.engine().level = level;
+    return { ok: true, value: level };
+  }
+
+  reload(): ReturnType<ControlPlane['reload']> {
+    return this.deps.reload();
+  }
+}

@@ -1,0 +1,159 @@
+import type { Logger } from '../observe/logger.js';
+import type { SessionInput, SessionState, SessionView } from './control.js';
+import { CompiledExperiment } from './experiment.js';
+import { hash32 } from './rng.js';
+
+/** What a session reports to the outside: metrics and logs, wired by the engine. */
+export interface SessionHooks {
+  logger: Logger;
+  active(name: string, on: boolean): void;
+  aborted(name: string, reason: string): void;
+  /** The set of running experiments changed. */
+  changed(): void;
+}
+
+const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+
+/**
+ * One chaos session (SPEC section 7): its experiments, targeting and safety rules, and its
+ * lifecycle created -> running -> stopped | aborted | completed. Aborting fires `signal`, which
+ * ends the faults in flight that came from this session (hangs released, delays cut short).
+ */
+export class Session {
+  state: SessionState = 'created';
+  abortReason: string | null = null;
+  affected = 0;
+  readonly experiments: CompiledExperiment[];
+  readonly createdAt = Date.now();
+  startedAt: number | null = null;
+  endedAt: number | null = null;
+  private readonly controller = new AbortController();
+  private realFailures = 0;
+  private lockedAgent: string | undefined;
+  private lockedTenant: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly agentIds: ReadonlySet<string> | undefined;
+  private readonly toolNames: ReadonlySet<string> | undefined;
+  private readonly tenantIds: ReadonlySet<string> | undefined;
+  private readonly cohortSeed: number;
+
+  constructor(
+    readonly id: string,
+    readonly input: SessionInput,
+    private readonly hooks: SessionHooks,
+  ) {
+    this.experiments = input.experiments.map((e) => {
+      const exp = new CompiledExperiment(e);
+      exp.session = this;
+      return exp;
+    });
+    const set = (ids: string[]) => (ids.length > 0 && !ids.includes('*') ? new Set(ids) : undefined);
+    this.agentIds = set(input.targeting.agent_ids);
+    this.toolNames = set(input.targeting.tool_names);
+    this.tenantIds = set(input.targeting.tenant_ids);
+    this.cohortSeed = hash32(id);
+  }
+
+  get name(): string {
+    return this.input.name;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Session-level targeting and the blast radius lock; experiments target within this. */
+  admits(agent: string, tenant: string, tool: string): boolean {
+    if (this.toolNames && !this.toolNames.has(tool)) return false;
+    if (this.agentIds && !this.agentIds.has(agent)) return false;
+    if (this.tenantIds && !this.tenantIds.has(tenant)) return false;
+    if (this.lockedAgent !== undefined && agent !== this.lockedAgent) return false;
+    if (this.lockedTenant !== undefined && tenant !== this.lockedTenant) return false;
+    const pct = this.input.targeting.percentage;
+    return pct >= 1 || hash32(`${agent}\n${tenant}`, this.cohortSeed) / 4294967296 < pct;
+  }
+
+  start(now = Date.now()): void {
+    this.state = 'running';
+    this.startedAt = now;
+    this.hooks.active(this.name, true);
+    this.hooks.changed();
+    const d = this.input.duration_s;
+    if (d !== null) {
+      this.timer = setTimeout(() => this.end('completed'), d * 1000);
+      this.timer.unref();
+    }
+  }
+
+  /** Stops new faults; `aborted` also ends the faults in flight. */
+  end(state: 'stopped' | 'aborted' | 'completed', reason?: string): void {
+    if (this.state !== 'running' && this.state !== 'created') return;
+    const wasRunning = this.state === 'running';
+    this.state = state;
+    this.endedAt = Date.now();
+    clearTimeout(this.timer);
+    if (state === 'aborted') {
+      this.abortReason = reason ?? 'aborted';
+      this.controller.abort();
+    }
+    if (wasRunning) {
+      this.hooks.active(this.name, false);
+      this.hooks.changed();
+    }
+  }
+
+  /** A safety rule tripped: abort, log and count it. */
+  private trip(reason: string): void {
+    if (!this.running) return;
+    this.hooks.logger.warn(
+      { session: this.name, id: this.id, reason, affected: this.affected },
+      'safety abort',
+    );
+    this.hooks.aborted(this.name, reason);
+    this.end('aborted', reason);
+  }
+
+  /** One request got a fault from this session (counted once per request). */
+  injected(agent: string, tenant: string): void {
+    this.affected++;
+    const { safety } = this.input;
+    if (safety.max_blast_radius === 'single_agent') this.lockedAgent ??= agent;
+    if (safety.max_blast_radius === 'single_tenant') this.lockedTenant ??= tenant;
+    if (safety.max_blast_radius === 'single_request') {
+      this.end('completed');
+      return;
+    }
+    if (safety.max_affected_requests > 0 && this.affected >= safety.max_affected_requests) {
+      this.trip('max_affected_requests');
+    }
+  }
+
+  /** A real (not injected) upstream failure while the session runs. */
+  upstreamFailure(): void {
+    if (!this.running) return;
+    this.realFailures++;
+    const { safety } = this.input;
+    if (safety.auto_abort_on_cascade && this.realFailures > safety.cascade_threshold) this.trip('cascade');
+  }
+
+  view(): SessionView {
+    return {
+      id: this.id,
+      name: this.name,
+      state: this.state,
+      abort_reason: this.abortReason,
+      affected_requests: this.affected,
+      experiments: this.input.experiments,
+      targeting: this.input.targeting,
+      safety: this.input.safety,
+      duration_s: this.input.duration_s,
+      created_at: iso(this.createdAt)!,
+      started_at: iso(this.startedAt),
+      ended_at: iso(this.endedAt),
+    };
+  }
+}
