@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from '../observe/logger.js';
 import type { SessionInput, SessionState, SessionView } from './control.js';
 import { CompiledExperiment } from './experiment.js';
@@ -52,6 +53,8 @@ export class Session {
     this.toolNames = set(input.targeting.tool_names);
     this.tenantIds = set(input.targeting.tenant_ids);
     this.cohortSeed = hash32(id);
+    // Every request with a fault from this session listens for its abort while in flight.
+    setMaxListeners(0, this.controller.signal);
   }
 
   get name(): string {

@@ -50,6 +50,12 @@ export class ChaosRun {
   sessionAborted = false;
   /** The request is held by a `hang` answer. */
   hanging = false;
+  /** The client socket (Node detaches `req.socket` when the response is done). */
+  private readonly socket: Socket;
+  private readonly onClientClose = (): void => {
+    this.clientGone = true;
+    this.end();
+  };
   private readonly onSessionAbort = (): void => {
     this.sessionAborted = true;
     // A released hang has nothing to send: the connection is closed (as a timeout would).
@@ -63,10 +69,10 @@ export class ChaosRun {
     readonly rng: Rng,
     readonly fired: readonly CompiledExperiment[],
   ) {
-    info.res.once('close', () => {
-      this.clientGone = true;
-      this.end();
-    });
+    info.res.once('close', this.onClientClose);
+    // A pipelined response queued behind another never emits 'close' when the socket dies.
+    this.socket = info.req.socket;
+    this.socket.once('close', this.onClientClose);
     // Draining must not wait for a hang or a long delay: they are released at shutdown, and a
     // request that starts while draining (on a kept-alive connection) gets no faults at all.
     if (env.shutdown?.aborted) this.onSessionAbort();
@@ -158,6 +164,7 @@ export class ChaosRun {
 
   /** The request is over (response closed or client gone): release waits, timers and the gauge. */
   end(): void {
+    this.socket.off('close', this.onClientClose);
     if (!this.controller.signal.aborted) this.controller.abort();
     for (const s of this.sessions) s.signal.removeEventListener('abort', this.onSessionAbort);
     this.sessions.clear();

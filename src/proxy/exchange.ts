@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { type ErrorCode, errorBody, errorCodes } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
@@ -62,6 +63,7 @@ export class Exchange {
   protected status = 0;
   protected finished = false;
   private readonly stats: ExchangeStats;
+  private readonly socket: Socket;
   /** The request's chaos state, when any experiment fired. */
   run: ChaosRun | undefined;
   tenant = '';
@@ -83,6 +85,10 @@ export class Exchange {
     this.stats = env.metrics.exchange(agent, tool);
     res.on('drain', this.onDrain);
     res.on('close', this.onClientClose);
+    // A pipelined response queued behind another never emits 'close' when the socket dies.
+    // (Kept: Node detaches `req.socket` once the response is done.)
+    this.socket = req.socket;
+    this.socket.on('close', this.onClientClose);
   }
 
   /** Whether finished exchanges go to a recovery tracker. */
@@ -185,6 +191,7 @@ export class Exchange {
 
   private record(success: boolean, kind: FailureKind): void {
     this.res.off('drain', this.onDrain);
+    this.socket.off('close', this.onClientClose);
     const run = this.run;
     const injected = run !== undefined && run.injected.length > 0;
     if (injected) (success ? this.stats.injectedSuccess : this.stats.injectedFailure).inc();

@@ -338,7 +338,8 @@ export class ProxyListener {
       headers: upstreamRequestHeaders(
         req.rawHeaders,
         req.headers,
-        route.mode === 'reverse' ? target.host : (req.headers.host ?? target.host),
+        // Reverse and absolute-form requests name the target (RFC 9112 3.2.2); inside a tunnel the client's Host stands.
+        route.mode === 'forward' && route.tunnel ? (req.headers.host ?? target.host) : target.host,
         route.mode === 'reverse'
           ? { clientIp: peer.remoteAddress, proto: 'http', host: req.headers.host }
           : undefined,
