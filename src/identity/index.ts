@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { hash32 } from '../chaos/rng.js';
 import type { Config } from '../config/schema.js';
 import { ToolIndex } from './tool-index.js';
 import { CompiledTool } from './tools.js';
@@ -39,6 +40,18 @@ function firstOf(sources: readonly Source[], peer: PeerFacts, fallback: string):
     if (v !== undefined) return v;
   }
   return fallback;
+}
+
+const MAX_NAME = 128;
+
+/**
+ * Agent and tenant names key bounded maps (decision sequences, buckets, label caps): a name a
+ * client sends is cut at 128 characters and marked with a hash, so a 20 KB header cannot make
+ * each entry 20 KB.
+ */
+function bounded(name: string): string {
+  if (name.length <= MAX_NAME) return name;
+  return `${name.slice(0, MAX_NAME - 9)}~${hash32(name).toString(16).padStart(8, '0')}`;
 }
 
 /** `::ffff:10.0.0.7` -> `10.0.0.7`, so `client_ips` can be written with plain IPv4 addresses. */
@@ -101,10 +114,10 @@ export class IdentityResolver {
   }
 
   agent(peer: PeerFacts): string {
-    return firstOf(this.agentSources, peer, this.config.agents.default);
+    return bounded(firstOf(this.agentSources, peer, this.config.agents.default));
   }
 
   tenant(peer: PeerFacts): string {
-    return firstOf(this.tenantSources, peer, this.config.tenants.default);
+    return bounded(firstOf(this.tenantSources, peer, this.config.tenants.default));
   }
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { CompiledExperiment } from '../chaos/experiment.js';
+import { hash32, SeededRng } from '../chaos/rng.js';
 import type { Session } from '../chaos/session.js';
 import type { Dialect } from '../faults/common.js';
 import type { FaultContext, PreAction, Rng } from '../faults/types.js';
@@ -50,6 +51,7 @@ export class ChaosRun {
   sessionAborted = false;
   /** The request is held by a `hang` answer. */
   hanging = false;
+  private readonly baseSeed: number;
   /** The client socket (Node detaches `req.socket` when the response is done). */
   private readonly socket: Socket;
   private readonly onClientClose = (): void => {
@@ -69,6 +71,8 @@ export class ChaosRun {
     readonly rng: Rng,
     readonly fired: readonly CompiledExperiment[],
   ) {
+    // Drawn once, before any fault runs: the per-experiment streams derive from it.
+    this.baseSeed = rng.next() * 4294967296;
     info.res.once('close', this.onClientClose);
     // A pipelined response queued behind another never emits 'close' when the socket dies.
     this.socket = info.req.socket;
@@ -113,11 +117,24 @@ export class ChaosRun {
     return this.env.markInjected && this.injected.length > 0 ? this.injected.join(', ') : undefined;
   }
 
+  /** One random stream per experiment, seeded from the request's: a fault that draws per chunk
+   * cannot shift another fault's draws when the upstream splits its writes differently. */
+  private readonly rngs = new Map<CompiledExperiment, Rng>();
+
+  private rngFor(exp: CompiledExperiment): Rng {
+    let rng = this.rngs.get(exp);
+    if (!rng) {
+      rng = new SeededRng(hash32(exp.name, Math.floor(this.baseSeed)));
+      this.rngs.set(exp, rng);
+    }
+    return rng;
+  }
+
   context(exp: CompiledExperiment): FaultContext {
     const run = this;
     const { info } = this;
     return {
-      rng: this.rng,
+      rng: this.rngFor(exp),
       requestId: info.requestId,
       agent: info.agent,
       tenant: info.tenant,
