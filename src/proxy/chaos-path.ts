@@ -7,15 +7,8 @@ import { mcpFromBody, type PeerFacts } from '../identity/index.js';
 import { ChaosExchange } from './chaos-exchange.js';
 import { answer, ChaosRun } from './chaos-run.js';
 import { Exchange } from './exchange.js';
-import {
-  hasJsonBody,
-  labelled,
-  type Peek,
-  type ProxyEnv,
-  type ProxyState,
-  peekBody,
-  replay,
-} from './listener.js';
+import type { ProxyEnv, ProxyState } from './listener.js';
+import { hasJsonBody, labelled, type Peek, peekBody, replay } from './request-body.js';
 import type { UpstreamTarget } from './upstream.js';
 
 /** One upstream call being prepared: everything dispatch needs, which faults may still change. */

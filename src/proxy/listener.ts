@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { hasBody, hasJsonBody, labelled, type Peek, peekBody, replay } from './request-body.js';
 import type { Agent } from 'undici';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import {
@@ -29,25 +29,6 @@ import { upstreamRequestHeaders } from './headers.js';
 import { pathOnly, Router } from './route.js';
 import { handleUpgrade, type WsProxy } from './upgrade.js';
 import { parseUpstream, type UpstreamTarget } from './upstream.js';
-
-/** The identity and body key the recovery tracker needs, set only when tracking is on. */
-export function labelled<E extends Exchange>(exchange: E, call: Call, state: ProxyState, peer: PeerFacts): E {
-  if (!exchange.tracking) return exchange;
-  exchange.tenant = state.identity.tenant(peer);
-  exchange.bodyKey = bodyKeyOf(call);
-  return exchange;
-}
-
-/**
- * A sha1 of the body when faultgate read it anyway (MCP peek, body faults); otherwise its
- * declared length: the no-fault path never buffers or hashes a body.
- */
-function bodyKeyOf(call: Call): string {
-  if (call.peek?.complete) return createHash('sha1').update(call.peek.body).digest('base64');
-  const cl = call.req.headers['content-length'];
-  if (cl !== undefined && cl !== '0') return `len:${cl}`;
-  return call.req.headers['transfer-encoding'] !== undefined ? 'chunked' : '';
-}
 
 /** Everything compiled from one config load that the data path reads. */
 export interface ProxyState {
@@ -403,48 +384,3 @@ export class ProxyListener {
 }
 
 type Route = Extract<ReturnType<Router['route']>, { mode: 'reverse' | 'forward' }>;
-
-function hasBody(req: IncomingMessage): boolean {
-  const cl = req.headers['content-length'];
-  return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
-}
-
-export function hasJsonBody(req: IncomingMessage): boolean {
-  const ct = req.headers['content-type'];
-  return hasBody(req) && ct?.includes('json') === true;
-}
-
-export interface Peek {
-  chunks: Buffer[];
-  body: Buffer;
-  complete: boolean;
-}
-
-/** Reads at most `limit` bytes of the body; the read bytes are replayed to the upstream unchanged. */
-export function peekBody(req: IncomingMessage, limit: number): Promise<Peek> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (complete: boolean) => {
-      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
-      if (!complete) req.pause();
-      resolve({ chunks, body: complete ? Buffer.concat(chunks, size) : Buffer.alloc(0), complete });
-    };
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size > limit) done(false);
-    };
-    const onEnd = () => done(true);
-    const onError = (err: Error) => reject(err);
-    const onClose = () => {
-      if (!req.complete) reject(new Error('client left during the request body'));
-    };
-    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
-  });
-}
-
-export async function* replay(peek: Peek, req: IncomingMessage): AsyncGenerator<Buffer> {
-  yield* peek.chunks;
-  for await (const chunk of req) yield chunk as Buffer;
-}
