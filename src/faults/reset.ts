@@ -29,6 +29,11 @@ export function createReset(config: ResetConfig): Fault {
           // called: the body must not end cleanly; the pipeline ends when the socket is gone.
           setImmediate(() => ctx.cutConnection('reset'));
         },
+        flush(cb) {
+          // The body ended before after_bytes: nothing was reset.
+          ctx.skipped('body not longer than after_bytes');
+          cb();
+        },
       });
       return { stream, keepsLength: true, failure: true };
     },

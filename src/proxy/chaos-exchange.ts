@@ -26,6 +26,7 @@ function decoderFor(encoding: string): Transform | undefined {
 interface Applied {
   effect: ResponseEffect;
   ctx: FaultContext;
+  exp: CompiledExperiment;
 }
 
 /**
@@ -35,6 +36,11 @@ interface Applied {
 export class ChaosExchange extends Exchange {
   private source: PassThrough | undefined;
   responseFaults: CompiledExperiment[] = [];
+  private broken: (() => boolean) | undefined;
+
+  protected override isBroken(): boolean {
+    return this.broken?.() ?? false;
+  }
 
   override onResponseStart(
     controller: Controller,
@@ -90,7 +96,7 @@ export class ChaosExchange extends Exchange {
       if (run.sessionAborted) break;
       if (!effect) continue;
       if (!effect.passive) run.record(exp);
-      applied.push({ effect, ctx });
+      applied.push({ effect, ctx, exp });
     }
     const encoding = head.headers['content-encoding'];
     const streams: (PassThrough | Transform)[] = [this.source!];
@@ -113,8 +119,9 @@ export class ChaosExchange extends Exchange {
       });
     }
     for (const a of applied) if (a.effect.stream) streams.push(a.effect.stream);
-    const broken = applied.some((a) => a.effect.failure);
-    this.brokenByFault = broken;
+    // Whether a fault broke the body is known only at the end: one that passed it through
+    // untouched (a body shorter than the cut, not JSON) reported a skip and broke nothing.
+    this.broken = () => applied.some((a) => a.effect.failure && !run.skippedExperiments.has(a.exp));
     if (applied.some((a) => a.effect.stream && !a.effect.keepsLength)) delete head.headers['content-length'];
     const marker = run.marker();
     if (marker) head.headers['x-faultgate-injected'] = marker;
@@ -125,8 +132,11 @@ export class ChaosExchange extends Exchange {
       if (err) {
         if (this.controller && !this.controller.aborted) this.controller.abort(err);
         if (!this.res.destroyed) this.res.destroy();
-        this.finish(false, broken ? 'broken_body' : 'transport');
-      } else this.finish(!broken && !isFailureStatus(this.status), broken ? 'broken_body' : 'status');
+        this.finish(false, this.isBroken() ? 'broken_body' : 'transport');
+      } else {
+        const broken = this.isBroken();
+        this.finish(!broken && !isFailureStatus(this.status), broken ? 'broken_body' : 'status');
+      }
     });
   }
 }

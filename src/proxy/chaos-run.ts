@@ -38,6 +38,8 @@ export class ChaosRun {
   readonly injected: string[] = [];
   /** The fault types behind `injected`, for the recovery tracker. */
   readonly injectedTypes: string[] = [];
+  /** Experiments that passed a body through untouched: their declared failure did not happen. */
+  readonly skippedExperiments = new Set<CompiledExperiment>();
   /** Retry-After (ms) of an injected answer. */
   retryAfterMs: number | undefined;
   jsonRpcId: string | number | null | undefined;
@@ -151,6 +153,7 @@ export class ChaosRun {
       signal: this.controller.signal,
       sleep: (ms) => this.sleep(ms),
       skipped: (reason) => {
+        this.skippedExperiments.add(exp);
         this.env.faults.skipped(exp.name, exp.type, reason);
         this.env.logger.debug(
           { reqId: info.requestId, experiment: exp.name, fault: exp.type, reason },

@@ -69,8 +69,6 @@ export class Exchange {
   tenant = '';
   /** Identifies the request body for retry detection (see ExchangeOutcome.bodyKey). */
   bodyKey = '';
-  /** An injected fault broke the body or the stream. */
-  brokenByFault = false;
   private readonly startedEpoch = Date.now();
 
   constructor(
@@ -182,6 +180,11 @@ export class Exchange {
     this.req.resume(); // discard any unread request body so the socket can close cleanly
   }
 
+  /** Whether an injected fault broke the body or stream (decided when the exchange ends). */
+  protected isBroken(): boolean {
+    return false; // no response fault here; ChaosExchange knows better
+  }
+
   /** Records the outcome once; `kind` says why, when it is a failure. */
   protected finish(success: boolean, kind: FailureKind): void {
     if (this.finished) return;
@@ -213,7 +216,7 @@ export class Exchange {
       success,
       ...(success ? {} : { failure: kind }),
       injected: run ? run.injectedTypes : [],
-      brokenByFault: this.brokenByFault,
+      brokenByFault: this.isBroken(),
       ...(run?.retryAfterMs !== undefined ? { retryAfterMs: run.retryAfterMs } : {}),
     });
   }

@@ -2,7 +2,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { configYaml, startFaultgate, startUpstream, waitFor } from '../helpers/index.js';
+import { request } from 'undici';
+import { configYaml, scrape, startFaultgate, startUpstream, waitFor } from '../helpers/index.js';
 
 /** Writes raw bytes, returns everything received until the server closes or `ms` passes. */
 function raw(port: number, bytes: string, ms = 1500): Promise<string> {
@@ -91,5 +92,30 @@ experiments:
     const req = 'GET /a HTTP/1.1\r\nHost: x\r\nX-Faultgate-Fault: timeout;then=hang\r\n\r\n';
     await raw(fg.port, req + req, 300);
     await waitFor(() => fg.fg.metrics.faults.activeCount() === 0, 3000, 'active faults released');
+  });
+});
+
+describe('body faults that did not act', () => {
+  it('count the exchange as a success (nothing was broken)', async () => {
+    const up = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('short');
+    });
+    const fg = await startFaultgate(configYaml({ upstream: up.url }, 'chaos: { header_overrides: true }\n'));
+    for (const fault of [
+      'malformed;kind=json_syntax',
+      'truncate;after_bytes=1000',
+      'reset;phase=mid_body;after_bytes=1000',
+    ]) {
+      const res = await request(`${fg.url}/x`, { headers: { 'x-faultgate-fault': fault } });
+      expect(await res.body.text()).toBe('short');
+    }
+    const m = await scrape(fg.adminUrl);
+    expect(
+      m.get('faultgate_requests_total{agent="127.0.0.1",tool="unmatched",outcome="success",injected="true"}'),
+    ).toBe(3);
+    expect(
+      m.get('faultgate_requests_total{agent="127.0.0.1",tool="unmatched",outcome="failure",injected="true"}'),
+    ).toBeUndefined();
   });
 });
