@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import { Bench } from 'tinybench';
 import { isTerminal } from '../src/stream/sse-dialect.js';
 import { SseParser } from '../src/stream/sse-parser.js';
+import { SeededRng } from '../src/chaos/rng.js';
 
 const TARGET_BYTES = 2 * 1024 * 1024;
 const WORDS = [
@@ -22,15 +23,10 @@ const WORDS = [
   '.',
 ];
 
+/** The project's seeded PRNG (mulberry32) as a plain function. */
 function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new SeededRng(seed);
+  return () => rng.next();
 }
 
 /** Chunks shaped like api.openai.com's: one small JSON delta per event, [DONE] last. */

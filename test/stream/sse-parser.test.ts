@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { type SseEvent, SseParser } from '../../src/stream/sse-parser.js';
+import { SeededRng } from '../../src/chaos/rng.js';
 
 /** Deterministic PRNG so a failing split can be replayed from its seed. */
+/** The project's seeded PRNG (mulberry32) as a plain function. */
 function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new SeededRng(seed);
+  return () => rng.next();
 }
 
 type Rng = () => number;

@@ -7,16 +7,10 @@ import { type CutHooks, type CutPlan, cutStream } from '../../src/stream/cut.js'
 import { isJsonObject, mergePatch } from '../../src/stream/json-merge-patch.js';
 import { sliceSize, throttle } from '../../src/stream/throttle.js';
 
-/** Deterministic PRNG for the test's own choices, so a failing case replays from its seed. */
+/** Deterministic PRNG for the test's own choices (the project's mulberry32), so a failing case replays from its seed. */
 function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new SeededRng(seed);
+  return () => rng.next();
 }
 type R = () => number;
 const int = (r: R, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
