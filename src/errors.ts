@@ -13,7 +13,6 @@ export const errorCodes = {
   FAULTGATE_ERR_FORWARD_DISABLED: { status: 403, message: 'this listener does not accept proxy requests' },
   FAULTGATE_ERR_BAD_REQUEST: { status: 400, message: 'malformed request' },
   FAULTGATE_ERR_HEADERS_TOO_LARGE: { status: 431, message: 'request headers are too large' },
-  FAULTGATE_ERR_LOOP: { status: 508, message: 'the request would loop back into faultgate' },
   FAULTGATE_ERR_OVERRIDE: { status: 400, message: 'malformed x-faultgate-fault header' },
   FAULTGATE_ERR_NOT_FOUND: { status: 404, message: 'not found' },
   FAULTGATE_ERR_UNAUTHORIZED: { status: 401, message: 'missing or wrong bearer token' },

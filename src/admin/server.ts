@@ -1,5 +1,4 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { ControlPlane } from '../chaos/control.js';
 import { errorBody } from '../errors.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -69,22 +68,4 @@ async function handle(state: AdminState, req: IncomingMessage, res: ServerRespon
     default:
       json(res, 404, errorBody('FAULTGATE_ERR_NOT_FOUND', `no admin route ${path}`));
   }
-}
-
-export async function listenOn(server: Server, address: string): Promise<AddressInfo> {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(Number(address.slice(colon + 1)), host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server.address() as AddressInfo;
-}
-
-export function isLoopback(address: string): boolean {
-  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -54,10 +54,6 @@ export class CompiledExperiment {
     return elapsedMs >= this.afterMs && elapsedMs < this.untilMs;
   }
 
-  targets(agent: string, tenant: string, tool: string): boolean {
-    return this.tools(tool) && this.agents(agent) && this.tenants(tenant);
-  }
-
   targetsTool(tool: string): boolean {
     return this.tools(tool);
   }

@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { type Experiment, experimentSchema } from '../config/schema.js';
-import { formatPath } from '../config/load.js';
+import { formatPath, unionLiterals } from '../config/load.js';
 import { nonNegInt } from '../faults/common.js';
 import { faultAliases, isFaultType } from '../faults/registry.js';
 import type {
@@ -72,17 +72,6 @@ const pisamaShape = z.strictObject({
   safety: z.unknown().optional(),
   duration_s: durationSchema,
 });
-
-/** `401, 403` when every branch of a union failed only as a literal at the union's own path. */
-function unionLiterals(branches: readonly (readonly z.core.$ZodIssue[])[]): string | undefined {
-  const values: unknown[] = [];
-  for (const branch of branches) {
-    const only = branch[0];
-    if (branch.length !== 1 || only?.code !== 'invalid_value' || only.path.length > 0) return undefined;
-    values.push(...only.values);
-  }
-  return values.length > 0 ? values.map((v) => JSON.stringify(v)).join(', ') : undefined;
-}
 
 /** zod issues as problems, paths prefixed; `rename` maps a normalised key back to the one written. */
 function toProblems(

@@ -184,7 +184,7 @@ function locate(doc: ReturnType<typeof parseDocument>, path: readonly PropertyKe
 }
 
 /** `401, 403` when every branch of a union failed only as a literal at the union's own path. */
-function unionLiterals(branches: readonly (readonly z.core.$ZodIssue[])[]): string | undefined {
+export function unionLiterals(branches: readonly (readonly z.core.$ZodIssue[])[]): string | undefined {
   const values: unknown[] = [];
   for (const branch of branches) {
     const only = branch[0];

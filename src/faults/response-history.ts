@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { bufferedRewrite, parseJson } from '../stream/buffered.js';
 import type { Json } from './json-walk.js';
 import type { FaultContext, ResponseEffect, ResponseHead } from './types.js';
+import { isEventStream } from '../stream/http-body.js';
 
 export interface HistoryLimits {
   /** Request keys remembered; the least recently used goes first. */
@@ -123,7 +124,7 @@ export function dataResponse(
     ctx.skipped('no 2xx response body');
     return undefined;
   }
-  if (String(head.headers['content-type'] ?? '').includes('text/event-stream')) {
+  if (isEventStream(head.headers)) {
     ctx.skipped('event stream');
     return undefined;
   }

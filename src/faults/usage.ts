@@ -7,6 +7,7 @@ import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { Transform, type TransformCallback } from 'node:stream';
 import { type SseEvent, SseParser } from '../stream/sse-parser.js';
 import type { FaultContext, ResponseEffect, ResponseHead } from './types.js';
+import { isEventStream } from '../stream/http-body.js';
 
 export interface Usage {
   /** Prompt tokens, cached ones included (Anthropic reports those separately; they are added). */
@@ -226,7 +227,7 @@ export function observeUsage(
 ): ResponseEffect | undefined {
   if (head.status < 200 || head.status >= 300) return undefined;
   const type = String(head.headers['content-type'] ?? '').toLowerCase();
-  const sse = type.includes('text/event-stream');
+  const sse = isEventStream(head.headers);
   if (!sse && type !== '' && !type.includes('json')) return undefined;
   const stream = usageObserver({
     sse,

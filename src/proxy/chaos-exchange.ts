@@ -5,7 +5,8 @@ import type { Dispatcher } from 'undici';
 import type { CompiledExperiment } from '../chaos/experiment.js';
 import type { FaultContext, ResponseEffect, ResponseHead } from '../faults/types.js';
 import { Exchange, isFailureStatus } from './exchange.js';
-import { clientResponseHeaders, isEventStream } from './headers.js';
+import { isEventStream } from '../stream/http-body.js';
+import { clientResponseHeaders } from './headers.js';
 
 type Controller = Dispatcher.DispatchController;
 

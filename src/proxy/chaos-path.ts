@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { Decision } from '../chaos/engine.js';
 import type { CompiledExperiment } from '../chaos/experiment.js';
 import type { Dialect } from '../faults/common.js';
-import { mcpFromBody, type PeerFacts } from '../identity/index.js';
+import { mcpFromBody } from '../identity/index.js';
 import { ChaosExchange } from './chaos-exchange.js';
 import { answer, ChaosRun } from './chaos-run.js';
 import { Exchange } from './exchange.js';
@@ -16,6 +16,7 @@ export interface Call {
   req: IncomingMessage;
   res: ServerResponse;
   agent: string;
+  tenant: string;
   tool: string;
   dialect: Dialect;
   target: UpstreamTarget;
@@ -57,7 +58,6 @@ export async function runChaos(
   state: ProxyState,
   call: Call,
   decision: Decision,
-  peer: PeerFacts,
 ): Promise<Exchange | undefined> {
   const { config } = state;
   const { req, res, agent, tool, startedAt, requestId } = call;
@@ -65,7 +65,7 @@ export async function runChaos(
   const cap = config.safety.max_active_faults;
   if (cap > 0 && faults.activeCount() >= cap) {
     for (const exp of decision.fired) faults.overflow(exp.name, exp.type);
-    return labelled(new Exchange(env, req, res, agent, tool, startedAt, requestId), call, state, peer);
+    return labelled(new Exchange(env, req, res, agent, tool, startedAt, requestId), call);
   }
   const exchange = new ChaosExchange(env, req, res, agent, tool, startedAt, requestId);
   const run = new ChaosRun(
@@ -76,7 +76,7 @@ export async function runChaos(
       maxBodyBytes: config.limits.max_body_bytes,
       shutdown: env.shutdown,
     },
-    { requestId, agent, tenant: state.identity.tenant(peer), tool, toolDialect: call.dialect, req, res },
+    { requestId, agent, tenant: call.tenant, tool, toolDialect: call.dialect, req, res },
     decision.rng,
     decision.fired,
   );
@@ -93,18 +93,18 @@ export async function runChaos(
     if (!action) continue;
     run.record(exp);
     if (action.kind === 'continue') continue;
-    labelled(exchange, call, state, peer);
+    labelled(exchange, call);
     answer(run, action);
     if (action.kind === 'respond') exchange.answered(action.status);
     return undefined;
   }
   if (run.sessionAborted) {
-    labelled(exchange, call, state, peer);
+    labelled(exchange, call);
     return exchange;
   }
   await rewriteRequestBody(call, run, decision.fired, config.limits.max_body_bytes);
   if (run.clientGone) return undefined;
-  labelled(exchange, call, state, peer);
+  labelled(exchange, call);
   exchange.responseFaults = decision.fired.filter((e) => e.fault.response);
   return exchange;
 }

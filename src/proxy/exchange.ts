@@ -6,7 +6,8 @@ import type { Logger } from '../observe/logger.js';
 import type { ExchangeStats, Metrics } from '../observe/metrics.js';
 import type { ExchangeOutcome, OutcomeSink } from '../observe/outcome.js';
 import type { ChaosRun } from './chaos-run.js';
-import { clientResponseHeaders, isEventStream } from './headers.js';
+import { isEventStream } from '../stream/http-body.js';
+import { clientResponseHeaders } from './headers.js';
 import { pathOnly } from './route.js';
 import { classifyUpstreamError } from './upstream.js';
 

@@ -76,13 +76,8 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders): IncomingHtt
   const extra = connectionTokens(headers.connection);
   const out: IncomingHttpHeaders = {};
   for (const name in headers) {
-    if (name === 'host' || name === 'expect' || hopByHop.has(name) || extra?.has(name)) continue;
+    if (hopByHop.has(name) || extra?.has(name)) continue;
     out[name] = headers[name];
   }
   return out;
-}
-
-export function isEventStream(headers: IncomingHttpHeaders): boolean {
-  const ct = headers['content-type'];
-  return typeof ct === 'string' && ct.startsWith('text/event-stream');
 }

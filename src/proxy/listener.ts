@@ -1,14 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { hasBody, hasJsonBody, labelled, type Peek, peekBody, replay } from './request-body.js';
+import { hasJsonBody, labelled, type Peek, peekBody, replay, requestHasBody } from './request-body.js';
 import type { Agent } from 'undici';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import {
   type CompiledTool,
   type IdentityResolver,
   type McpFacts,
-  type PeerFacts,
   mcpFromBody,
   mcpFromHeaders,
   NEEDS_BODY,
@@ -19,6 +18,7 @@ import {
   UNMATCHED,
 } from '../identity/index.js';
 import type { Logger } from '../observe/logger.js';
+import { listenOn } from '../net.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { OutcomeSink } from '../observe/outcome.js';
 import type { ChaosEngine, Decision } from '../chaos/engine.js';
@@ -189,18 +189,8 @@ export class ProxyListener {
     for (const s of this.detached) s.destroy();
   }
 
-  async listen(): Promise<AddressInfo> {
-    const addr = this.config.listen;
-    const colon = addr.lastIndexOf(':');
-    const host = addr.slice(0, colon).replace(/^\[|\]$/g, '');
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(Number(addr.slice(colon + 1)), host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return this.server.address() as AddressInfo;
+  listen(): Promise<AddressInfo> {
+    return listenOn(this.server, this.config.listen);
   }
 
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
@@ -291,6 +281,7 @@ export class ProxyListener {
       remoteAddress: normalizeAddress(req.socket.remoteAddress),
     };
     const agent = state.identity.agent(peer);
+    const tenant = state.identity.tenant(peer);
     const toolName = tool ? tool.name : UNMATCHED;
     const target =
       route.mode === 'forward'
@@ -306,12 +297,13 @@ export class ProxyListener {
       );
       return;
     }
-    const decision = this.decide(req, res, state, agent, peer, toolName);
+    const decision = this.decide(req, res, state, agent, tenant, toolName);
     if (decision === null) return; // a malformed override was answered
     const call: Call = {
       req,
       res,
       agent,
+      tenant,
       tool: toolName,
       dialect: tool?.config.format ?? 'json',
       target,
@@ -325,19 +317,22 @@ export class ProxyListener {
           ? { clientIp: peer.remoteAddress, proto: 'http', host: req.headers.host }
           : undefined,
       ),
-      body: peek ? (peek.complete ? peek.body : Readable.from(replay(peek, req))) : hasBody(req) ? req : null,
+      body: peek
+        ? peek.complete
+          ? peek.body
+          : Readable.from(replay(peek, req))
+        : requestHasBody(req)
+          ? req
+          : null,
       startedAt,
       requestId,
       peek,
     };
     if (!decision) {
-      this.send(
-        call,
-        labelled(new Exchange(env, req, res, agent, toolName, startedAt, requestId), call, state, peer),
-      );
+      this.send(call, labelled(new Exchange(env, req, res, agent, toolName, startedAt, requestId), call));
       return;
     }
-    runChaos(env, state, call, decision, peer).then(
+    runChaos(env, state, call, decision).then(
       (exchange) => exchange && this.send(call, exchange),
       (err: Error) => {
         env.logger.error({ reqId: requestId, err: err.message }, 'chaos run failed');
@@ -352,7 +347,7 @@ export class ProxyListener {
     res: ServerResponse,
     state: ProxyState,
     agent: string,
-    peer: PeerFacts,
+    tenant: string,
     tool: string,
   ): Decision | undefined | null {
     const override = req.headers['x-faultgate-fault'];
@@ -365,8 +360,7 @@ export class ProxyListener {
       }
       return { rng: state.engine.requestRng(agent, tool), fired: [parsed.experiment] };
     }
-    if (!state.engine.active) return undefined;
-    return state.engine.decide(agent, state.identity.tenant(peer), tool);
+    return state.engine.decide(agent, tenant, tool);
   }
 
   private send(call: Call, exchange: Exchange): void {

@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { PeerFacts } from '../identity/index.js';
 import type { Call } from './chaos-path.js';
 import type { Exchange } from './exchange.js';
-import type { ProxyState } from './listener.js';
 
 /**
  * Request bodies outside the streaming fast path: the bounded peek used by MCP identity and
@@ -11,9 +9,9 @@ import type { ProxyState } from './listener.js';
  */
 
 /** The identity and body key the recovery tracker needs, set only when tracking is on. */
-export function labelled<E extends Exchange>(exchange: E, call: Call, state: ProxyState, peer: PeerFacts): E {
+export function labelled<E extends Exchange>(exchange: E, call: Call): E {
   if (!exchange.tracking) return exchange;
-  exchange.tenant = state.identity.tenant(peer);
+  exchange.tenant = call.tenant;
   exchange.bodyKey = bodyKeyOf(call);
   return exchange;
 }
@@ -29,14 +27,14 @@ function bodyKeyOf(call: Call): string {
   return call.req.headers['transfer-encoding'] !== undefined ? 'chunked' : '';
 }
 
-export function hasBody(req: IncomingMessage): boolean {
+export function requestHasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
   return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
 export function hasJsonBody(req: IncomingMessage): boolean {
   const ct = req.headers['content-type'];
-  return hasBody(req) && ct?.includes('json') === true;
+  return requestHasBody(req) && ct?.includes('json') === true;
 }
 
 export interface Peek {

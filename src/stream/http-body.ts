@@ -18,8 +18,15 @@ export function hasBody(method: string, status: number): boolean {
   return method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
 }
 
+const EVENT_STREAM = /^\s*text\/event-stream\s*(;|$)/i;
+
+/** True for `text/event-stream` (any case, any parameters): the one test every part uses. */
+export function isEventStreamType(contentType: string | string[] | undefined): boolean {
+  return typeof contentType === 'string' && EVENT_STREAM.test(contentType);
+}
+
 export function isEventStream(headers: IncomingHttpHeaders): boolean {
-  return /^\s*text\/event-stream/i.test(headers['content-type'] ?? '');
+  return isEventStreamType(headers['content-type']);
 }
 
 /** `application/json`, `text/json` and every `+json` type (`application/problem+json`, ...). */

@@ -178,7 +178,4 @@ function isField(line: string, name: string): boolean {
   return line.startsWith(name) && (line.length === name.length || line[name.length] === ':');
 }
 
-/** True for `text/event-stream` (any case, any parameters). */
-export function isEventStreamType(contentType: string | string[] | undefined): boolean {
-  return typeof contentType === 'string' && /^\s*text\/event-stream\s*(;|$)/i.test(contentType);
-}
+export { isEventStreamType } from './http-body.js';
