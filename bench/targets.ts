@@ -76,7 +76,7 @@ async function waitReady(url: string, timeoutMs: number): Promise<void> {
 
 type FaultgateOptions = Pick<BenchConfigOptions, 'level' | 'maxConnections' | 'mode' | 'tracking'>;
 
-function faultgate(name: string, options: FaultgateOptions = {}): Target {
+function faultgate(name: string, options: FaultgateOptions = {}, cli = FAULTGATE_CLI): Target {
   const what = {
     idle: 'chaos level 0',
     armed: 'chaos level 1, nothing targeted',
@@ -84,9 +84,9 @@ function faultgate(name: string, options: FaultgateOptions = {}): Target {
   };
   return {
     name,
-    description: `faultgate, 50 tools, 20 experiments, ${what[options.mode ?? 'idle']}${options.tracking === false ? ', tracking off' : ''}`,
+    description: `faultgate${cli === FAULTGATE_CLI ? '' : ` (${cli})`}, 50 tools, 20 experiments, ${what[options.mode ?? 'idle']}${options.tracking === false ? ', tracking off' : ''}`,
     async start(upstream) {
-      if (!existsSync(FAULTGATE_CLI)) throw new Error(`${FAULTGATE_CLI} not found (npm run build?)`);
+      if (!existsSync(cli)) throw new Error(`${cli} not found (npm run build?)`);
       const [port, adminPort] = [await freePort(), await freePort()];
       const dir = mkdtempSync(join(tmpdir(), 'faultgate-bench-'));
       const file = join(dir, 'faultgate.yaml');
@@ -97,7 +97,7 @@ function faultgate(name: string, options: FaultgateOptions = {}): Target {
       );
       let child: Child;
       try {
-        ({ child } = await startChild(name, process.execPath, [FAULTGATE_CLI, 'start', '-c', file], {
+        ({ child } = await startChild(name, process.execPath, [cli, 'start', '-c', file], {
           cpu: SUT_CPU,
           ready: new RegExp(
             `"msg":"listening".*"address":"127\\.0\\.0\\.1:${port}"|"address":"127\\.0\\.0\\.1:${port}".*"msg":"listening"`,
@@ -143,6 +143,8 @@ export const targets: Target[] = [
   faultgate('faultgate-armed', { mode: 'armed' }),
   faultgate('faultgate-l1', { mode: 'faults10' }),
   faultgate('faultgate-notrack', { tracking: false }),
+  // Another build of faultgate (e.g. the commit before a change), measured in the same run.
+  faultgate('faultgate-baseline', {}, process.env.FAULTGATE_BASELINE_CLI ?? '(set FAULTGATE_BASELINE_CLI)'),
 ];
 
 /**
