@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
-import { type ErrorCode, errorBody, errorCodes } from '../errors.js';
+import { refuseSocket } from '../errors.js';
 import { splitHost } from '../identity/index.js';
 import type { ProxyEnv } from './listener.js';
 import { type Router, rememberTunnel } from './route.js';
@@ -9,16 +9,6 @@ import { classifyUpstreamError } from './upstream.js';
 const TLS_HANDSHAKE = 0x16;
 /** `GET /`, `POST /`, ... : an HTTP/1 request line starts with an upper-case token and a space. */
 const HTTP_REQUEST_LINE = /^[A-Z]{3,10} /;
-
-/** Answers a CONNECT (or an upgrade) on the raw socket and closes it. */
-export function refuseSocket(socket: Socket, code: ErrorCode, detail: string): void {
-  const body = errorBody(code, detail);
-  const { status } = errorCodes[code];
-  socket.end(
-    `HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : 'Bad Request'}\r\ncontent-type: application/json\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nx-faultgate-error: ${code}\r\nconnection: close\r\n\r\n${body}`,
-  );
-}
 
 /**
  * `CONNECT host:port`: checked against allow_hosts, then the first bytes decide. Plain HTTP

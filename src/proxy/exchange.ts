@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
-import { type ErrorCode, errorBody, errorCodes } from '../errors.js';
+import { type ErrorCode, errorCodes, sendError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { ExchangeStats, Metrics } from '../observe/metrics.js';
 import type { ExchangeOutcome, OutcomeSink } from '../observe/outcome.js';
@@ -22,27 +22,6 @@ class ClientGoneError extends Error {
 /** Status codes SPEC section 5 counts as failures (besides transport failures). */
 export function isFailureStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
-}
-
-/** Sends faultgate's own JSON error, unless the response has already started. */
-export function sendError(
-  res: ServerResponse,
-  code: ErrorCode,
-  detail?: string,
-  headers?: Record<string, string>,
-): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  const body = errorBody(code, detail);
-  res.writeHead(errorCodes[code].status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    'x-faultgate-error': code,
-    ...headers,
-  });
-  res.end(body);
 }
 
 /** What an exchange needs from the instance, fixed for the request's lifetime. */

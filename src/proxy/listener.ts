@@ -24,7 +24,8 @@ import type { OutcomeSink } from '../observe/outcome.js';
 import type { ChaosEngine, Decision } from '../chaos/engine.js';
 import { type Call, runChaos } from './chaos-path.js';
 import { handleConnect } from './connect.js';
-import { Exchange, sendError } from './exchange.js';
+import { Exchange } from './exchange.js';
+import { refuseSocket, sendError } from '../errors.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { pathOnly, Router } from './route.js';
 import { handleUpgrade, type WsProxy } from './upgrade.js';
@@ -199,20 +200,10 @@ export class ProxyListener {
       return;
     }
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    const code = tooLarge ? 'FAULTGATE_ERR_HEADERS_TOO_LARGE' : 'FAULTGATE_ERR_BAD_REQUEST';
-    const status = tooLarge
-      ? '431 Request Header Fields Too Large'
-      : timedOut
-        ? '408 Request Timeout'
-        : '400 Bad Request';
-    const body = JSON.stringify({
-      error: { code, message: tooLarge ? 'request headers are too large' : err.message, source: 'faultgate' },
-    });
-    socket.end(
-      `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
-    socket.destroySoon?.();
+    if (tooLarge) refuseSocket(socket, 'FAULTGATE_ERR_HEADERS_TOO_LARGE');
+    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+      refuseSocket(socket, 'FAULTGATE_ERR_BAD_REQUEST', err.message, { status: 408 });
+    else refuseSocket(socket, 'FAULTGATE_ERR_BAD_REQUEST', err.message);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { ToolIndex } from '../identity/index.js';
 import type { Logger } from '../observe/logger.js';
-import { refuseSocket } from './connect.js';
+import { refuseSocket } from '../errors.js';
 import type { ProxyEnv } from './listener.js';
 import type { Router } from './route.js';
 
