@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { SessionInput } from './control.js';
-import type { CompiledExperiment } from './experiment.js';
+import type { CompiledExperiment, ExperimentOwner } from './experiment.js';
 import { OverrideCache } from './override.js';
 import { hash32, SeededRng } from './rng.js';
 import { Session, type SessionHooks } from './session.js';
@@ -33,7 +33,7 @@ export class ChaosEngine {
   /** Running experiments that can target each tool name (tool names come from the config: bounded). */
   private readonly byTool = new Map<string, readonly CompiledExperiment[]>();
   /** Session start in this engine's clock, for schedule windows. */
-  private readonly clockStart = new WeakMap<Session, number>();
+  private readonly clockStart = new WeakMap<ExperimentOwner, number>();
   private readonly hooks: SessionHooks;
   private nextId = 1;
 
@@ -123,9 +123,9 @@ export class ChaosEngine {
     let rng: SeededRng | undefined;
     let fired: CompiledExperiment[] | undefined;
     for (const exp of candidates) {
-      const session = exp.session!;
+      const session = exp.session;
       if (
-        !session.running ||
+        !session?.running ||
         !exp.activeAt(now - (this.clockStart.get(session) ?? now)) ||
         !session.admits(agent, tenant, tool) ||
         !exp.targetsPeer(agent, tenant) ||

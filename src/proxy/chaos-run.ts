@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { CompiledExperiment } from '../chaos/experiment.js';
+import type { CompiledExperiment, ExperimentOwner } from '../chaos/experiment.js';
 import { hash32, SeededRng } from '../chaos/rng.js';
-import type { Session } from '../chaos/session.js';
 import type { Dialect } from '../faults/common.js';
 import type { FaultContext, PreAction, Rng } from '../faults/types.js';
 import type { Logger } from '../observe/logger.js';
@@ -46,7 +45,7 @@ export class ChaosRun {
   private active = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Sessions this request counted against (once each), and whose abort ends its faults. */
-  private readonly sessions = new Set<Session>();
+  private readonly sessions = new Set<ExperimentOwner>();
   /** The client left: nothing more is sent. */
   clientGone = false;
   /** A session of this request was aborted: its faults end and the request goes on plainly. */
