@@ -9,9 +9,22 @@ import { Session, type SessionHooks } from './session.js';
 
 /** The experiments that fired for one request, in config order, and the request's random stream. */
 export interface Decision {
-  rng: SeededRng;
-  fired: CompiledExperiment[];
+  readonly kind: 'faults';
+  readonly rng: SeededRng;
+  readonly fired: readonly CompiledExperiment[];
 }
+
+/**
+ * What happens to one request: it passes untouched, it gets faults, or it is refused (a
+ * malformed `x-faultgate-fault` header, answered 400 before anything else happens).
+ */
+export type Verdict =
+  | { readonly kind: 'pass' }
+  | Decision
+  | { readonly kind: 'refuse'; readonly code: 'FAULTGATE_ERR_OVERRIDE'; readonly message: string };
+
+/** Shared by every request that passes: the no-fault path allocates no verdict. */
+const PASS: Verdict = Object.freeze({ kind: 'pass' });
 
 const MAX_SEQUENCE_KEYS = 100_000;
 
@@ -115,7 +128,21 @@ export class ChaosEngine {
     return list;
   }
 
-  decide(agent: string, tenant: string, tool: string): Decision | undefined {
+  /**
+   * The verdict for one request. `override` is its `x-faultgate-fault` header when the request's
+   * config allows overrides: a valid one fires exactly that fault, whatever sessions and level say.
+   */
+  decide(agent: string, tenant: string, tool: string, override: string | string[] | undefined): Verdict {
+    if (override !== undefined) {
+      const parsed = this.overrides.get(Array.isArray(override) ? override[0]! : override);
+      if (!parsed.ok) return { kind: 'refuse', code: 'FAULTGATE_ERR_OVERRIDE', message: parsed.message };
+      return { kind: 'faults', rng: this.requestRng(agent, tool), fired: [parsed.experiment] };
+    }
+    return this.draw(agent, tenant, tool) ?? PASS;
+  }
+
+  /** The experiments of running sessions that fire for one request, by level, targeting and coin. */
+  draw(agent: string, tenant: string, tool: string): Decision | undefined {
     if (!this.active) return undefined;
     const candidates = this.forTool(tool);
     if (candidates.length === 0) return undefined;
@@ -139,7 +166,7 @@ export class ChaosEngine {
         fired.push(exp);
       }
     }
-    return fired && rng ? { rng, fired } : undefined;
+    return fired && rng ? { kind: 'faults', rng, fired } : undefined;
   }
 }
 
