@@ -20,7 +20,7 @@ class ClientGoneError extends Error {
 }
 
 /** Status codes SPEC section 5 counts as failures (besides transport failures). */
-export function isFailureStatus(status: number): boolean {
+function isFailureStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
 

@@ -93,7 +93,7 @@ function serveIdentified(
  * Who sends the request and which tool it calls. An MCP matcher that needs the JSON-RPC body
  * reads it here, once (bounded by `limits.mcp_peek_bytes`); the identity then carries the peek.
  */
-export function identify(
+function identify(
   routing: ListenerRouting,
   req: IncomingMessage,
   route: UpstreamRoute,
@@ -141,7 +141,7 @@ function identity(
 }
 
 /** Where and what to send upstream, frozen; undefined when neither the tool nor the listener has an upstream. */
-export function planRequest(
+function planRequest(
   env: ProxyEnv,
   routing: ListenerRouting,
   req: IncomingMessage,
