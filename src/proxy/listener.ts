@@ -5,7 +5,7 @@ import { refuseSocket } from '../errors.js';
 import { listenOn } from '../net.js';
 import { handleConnect } from './connect.js';
 import type { ProxyEnv, ProxyState } from './context.js';
-import { serveRequest } from './request-flow.js';
+import { RequestFlow } from './request-flow.js';
 import { compileListener, type ListenerRouting } from './route.js';
 import { handleUpgrade } from './upgrade.js';
 
@@ -15,8 +15,8 @@ const DRAIN_SWEEP_MS = 50;
 /** One data-plane listener: reverse, forward (absolute-form), CONNECT and WebSocket upgrades. */
 export class ProxyListener {
   readonly server: Server;
-  /** Swapped whole by a reload; never mutated. */
-  private routing: ListenerRouting;
+  /** The flow of the current routing; a reload swaps it whole, never changes it. */
+  private flow: RequestFlow;
   /** CONNECT and upgrade sockets of this listener, which the HTTP server no longer tracks. */
   private readonly detached = new Set<Socket>();
   private draining = false;
@@ -27,7 +27,7 @@ export class ProxyListener {
     config: ListenerConfig,
     state: ProxyState = env.state(),
   ) {
-    this.routing = compileListener(state, config);
+    this.flow = new RequestFlow(env, compileListener(state, config));
     const { limits } = state.config;
     this.server = createServer(
       {
@@ -48,16 +48,16 @@ export class ProxyListener {
     this.server.on('clientError', (err, socket) => this.onClientError(err, socket as Socket));
     this.server.on('connect', (req, socket, head) => {
       this.detach(socket as Socket);
-      handleConnect(env, this.routing, this.server, req, socket as Socket, head);
+      handleConnect(env, this.flow.routing, this.server, req, socket as Socket, head);
     });
     this.server.on('upgrade', (req, socket, head) => {
       this.detach(socket as Socket);
-      handleUpgrade(env, this.routing, req, socket as Socket, head);
+      handleUpgrade(env, this.flow.routing, req, socket as Socket, head);
     });
   }
 
   get config(): ListenerConfig {
-    return this.routing.config;
+    return this.flow.routing.config;
   }
 
   /**
@@ -65,7 +65,7 @@ export class ProxyListener {
    * listener settings; requests in flight finish with the routing they started with.
    */
   update(routing: ListenerRouting): void {
-    this.routing = routing;
+    this.flow = new RequestFlow(this.env, routing);
     const { limits } = routing.state.config;
     // Node reads these per connection or per check, so they apply to the running server.
     this.server.headersTimeout = limits.headers_timeout_ms;
@@ -134,6 +134,6 @@ export class ProxyListener {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     // A request on a kept-alive connection while draining is served, then its connection closes.
     if (this.draining) res.shouldKeepAlive = false;
-    serveRequest(this.env, this.routing, req, res);
+    this.flow.serve(req, res);
   }
 }
