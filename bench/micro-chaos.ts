@@ -39,19 +39,19 @@ export function decisionCases(): MicroCase[] {
   return [
     {
       name: 'decision: 20 experiments all targeting the request (level 1)',
-      run: () => targeted.decide('planner', 'default', 'tool-3'),
+      run: () => targeted.draw('planner', 'default', 'tool-3'),
       check: () => {
         let fired = 0;
-        for (let i = 0; i < 2000; i++) if (targeted.decide('planner', 'default', 'tool-3')) fired++;
+        for (let i = 0; i < 2000; i++) if (targeted.draw('planner', 'default', 'tool-3')) fired++;
         // 20 experiments at 5%: P(any) = 1 - 0.95^20 ~ 64%.
         if (fired < 1100 || fired > 1450) throw new Error(`unexpected firing rate ${fired}/2000`);
       },
     },
     {
       name: 'decision: 20 experiments configured, none targeting the request',
-      run: () => elsewhere.decide('planner', 'default', 'tool-9'),
+      run: () => elsewhere.draw('planner', 'default', 'tool-9'),
       check: () => {
-        if (elsewhere.decide('planner', 'default', 'tool-9') !== undefined)
+        if (elsewhere.draw('planner', 'default', 'tool-9') !== undefined)
           throw new Error('fired on an untargeted tool');
       },
       batch: 100,

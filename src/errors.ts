@@ -1,3 +1,6 @@
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
 /**
  * Every failure faultgate reports, in one table: the same code appears in the JSON error
  * body, the log line and (lower-cased) in metric labels where one applies.
@@ -37,9 +40,57 @@ export class FaultgateError extends Error {
   }
 }
 
+/** What an error answer may add to the code's defaults. */
+export interface ErrorExtras {
+  /** A status other than the code's own (the admin API's 405, a client error's 408). */
+  status?: number;
+  /** Itemised problems (`{path, message}` or config problems), listed in the body. */
+  problems?: readonly unknown[];
+  headers?: Readonly<Record<string, string>>;
+}
+
 /** The JSON body every faultgate-generated error answers with. */
-export function errorBody(code: ErrorCode, detail?: string): string {
-  return JSON.stringify({
-    error: { code, message: detail ?? errorCodes[code].message, source: 'faultgate' },
+export function errorBody(code: ErrorCode, detail?: string, problems?: readonly unknown[]): string {
+  const error = { code, message: detail ?? errorCodes[code].message, source: 'faultgate' };
+  return JSON.stringify({ error: problems ? { ...error, problems } : error });
+}
+
+/**
+ * Answers a faultgate error on an HTTP response: the code's status, a JSON body and the code in
+ * `x-faultgate-error`. Once the response has started nothing can be said any more, so it is
+ * destroyed instead (the client sees a broken body, never a second head).
+ */
+export function sendError(res: ServerResponse, code: ErrorCode, detail?: string, extras?: ErrorExtras): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = errorBody(code, detail, extras?.problems);
+  res.writeHead(extras?.status ?? errorCodes[code].status, {
+    ...extras?.headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'x-faultgate-error': code,
   });
+  res.end(body);
+}
+
+/**
+ * The same answer as raw bytes, for sockets no ServerResponse owns (CONNECT, upgrades, parse
+ * errors). The reason phrase comes from the status, and the connection closes after it.
+ */
+export function rawErrorResponse(code: ErrorCode, detail?: string, extras?: ErrorExtras): string {
+  const body = errorBody(code, detail, extras?.problems);
+  const status = extras?.status ?? errorCodes[code].status;
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json\r\n`;
+  head += `content-length: ${Buffer.byteLength(body)}\r\nx-faultgate-error: ${code}\r\n`;
+  if (extras?.headers)
+    for (const [name, value] of Object.entries(extras.headers)) head += `${name}: ${value}\r\n`;
+  return `${head}connection: close\r\n\r\n${body}`;
+}
+
+/** Answers a raw socket with an error and closes it once the bytes are out. */
+export function refuseSocket(socket: Socket, code: ErrorCode, detail?: string, extras?: ErrorExtras): void {
+  socket.end(rawErrorResponse(code, detail, extras));
+  socket.destroySoon?.();
 }

@@ -15,7 +15,7 @@ import { createLogger, type Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
 import type { Report } from './observe/report-model.js';
 import { RecoveryTracker } from './observe/tracker.js';
-import { type ProxyEnv, type ProxyState, toolTargets } from './proxy/listener.js';
+import type { ProxyEnv, ProxyState } from './proxy/context.js';
 import {
   type BoundAddress,
   boundAddress,
@@ -24,7 +24,7 @@ import {
   ListenerSet,
 } from './proxy/listener-set.js';
 import { createWsProxy } from './proxy/upgrade.js';
-import { createUpstreamAgent } from './proxy/upstream.js';
+import { createUpstreamAgent, toolTargets } from './proxy/upstream.js';
 
 export interface StartOptions {
   logger?: Logger;

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ControlPlane, ControlResult, SessionAction } from '../chaos/control.js';
 import { formatProblem } from '../config/load.js';
-import { type ErrorCode, errorCodes } from '../errors.js';
+import { type ErrorCode, type ErrorExtras, sendError } from '../errors.js';
 import type { Report } from '../observe/report-model.js';
 import { MAX_ADMIN_BODY_BYTES, readJsonBody } from './body.js';
 import { experimentTypes } from './experiment-types.js';
@@ -46,20 +46,11 @@ export function sendJson(
   res.end(body);
 }
 
-/** The error body of errors.ts, with the problems (`{path, message}` or config problems) when any. */
-export function sendError(
-  res: ServerResponse,
-  code: ErrorCode,
-  message: string,
-  extra: { status?: number; problems?: unknown[]; headers?: Record<string, string> } = {},
-): void {
-  const error = {
-    code,
-    message,
-    source: 'faultgate',
-    ...(extra.problems ? { problems: extra.problems } : {}),
-  };
-  sendJson(res, extra.status ?? errorCodes[code].status, { error }, extra.headers);
+const NO_STORE = { 'cache-control': 'no-store' } as const;
+
+/** errors.ts's answer (with the problems, when any), never cached like every API answer. */
+function sendApiError(res: ServerResponse, code: ErrorCode, message: string, extras: ErrorExtras = {}): void {
+  sendError(res, code, message, { ...extras, headers: { ...NO_STORE, ...extras.headers } });
 }
 
 function sendResult<T>(
@@ -78,7 +69,7 @@ function sendResult<T>(
       : result.error === 'conflict'
         ? 'FAULTGATE_ERR_CONFLICT'
         : 'FAULTGATE_ERR_BAD_REQUEST';
-  sendError(res, code, result.message, result.problems ? { problems: result.problems } : {});
+  sendApiError(res, code, result.message, result.problems ? { problems: result.problems } : {});
 }
 
 /**
@@ -92,18 +83,23 @@ async function body(ctx: Ctx, optional = false): Promise<unknown> {
       return read.value;
     case 'empty':
       if (optional) return {};
-      sendError(ctx.res, 'FAULTGATE_ERR_BAD_REQUEST', 'the request body is empty: expected JSON', {
+      sendApiError(ctx.res, 'FAULTGATE_ERR_BAD_REQUEST', 'the request body is empty: expected JSON', {
         problems: [{ path: '(root)', message: 'expected a JSON object' }],
       });
       return undefined;
     case 'too_large':
       // The rest of an oversized body is not worth reading: close once the answer is out.
-      sendError(ctx.res, 'FAULTGATE_ERR_BODY_TOO_LARGE', `request body is larger than ${read.limit} bytes`, {
-        headers: { connection: 'close' },
-      });
+      sendApiError(
+        ctx.res,
+        'FAULTGATE_ERR_BODY_TOO_LARGE',
+        `request body is larger than ${read.limit} bytes`,
+        {
+          headers: { connection: 'close' },
+        },
+      );
       return undefined;
     case 'invalid':
-      sendError(ctx.res, 'FAULTGATE_ERR_BAD_REQUEST', read.message, {
+      sendApiError(ctx.res, 'FAULTGATE_ERR_BAD_REQUEST', read.message, {
         problems: [{ path: '(root)', message: read.message }],
       });
       return undefined;
@@ -112,7 +108,7 @@ async function body(ctx: Ctx, optional = false): Promise<unknown> {
 
 function badRequest(res: ServerResponse, problems: { path: string; message: string }[]): void {
   const message = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
-  sendError(res, 'FAULTGATE_ERR_BAD_REQUEST', message, { problems });
+  sendApiError(res, 'FAULTGATE_ERR_BAD_REQUEST', message, { problems });
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -149,7 +145,7 @@ async function reload({ res, control }: Ctx): Promise<void> {
   if (result.error === 'invalid' || result.problems) {
     const problems = result.problems ?? [];
     const message = problems.length > 0 ? problems.map(formatProblem).join('\n') : result.message;
-    return sendError(res, 'FAULTGATE_ERR_CONFIG', message, { problems });
+    return sendApiError(res, 'FAULTGATE_ERR_CONFIG', message, { problems });
   }
   sendResult(res, result, (v) => v);
 }
@@ -162,7 +158,7 @@ const transition =
 function getSession({ res, control, id }: Ctx): void {
   const session = control.getSession(id);
   if (session) sendJson(res, 200, session);
-  else sendError(res, 'FAULTGATE_ERR_NOT_FOUND', `no session "${id}"`);
+  else sendApiError(res, 'FAULTGATE_ERR_NOT_FOUND', `no session "${id}"`);
 }
 
 /** Routes without a session id, then the `{id}` routes by their suffix. */
@@ -236,19 +232,19 @@ export async function handleApi(
 ): Promise<void> {
   const path = (req.url ?? '/').split('?', 1)[0]!;
   const found = route(path);
-  if (!found) return sendError(res, 'FAULTGATE_ERR_NOT_FOUND', `no admin route ${path}`);
+  if (!found) return sendApiError(res, 'FAULTGATE_ERR_NOT_FOUND', `no admin route ${path}`);
   const method = req.method === 'HEAD' ? 'GET' : (req.method as Method);
   const handler = Object.hasOwn(found.methods, method) ? found.methods[method] : undefined;
   if (!handler) {
     const allow = Object.keys(found.methods);
     if (allow.includes('GET')) allow.push('HEAD');
-    return sendError(res, 'FAULTGATE_ERR_NOT_FOUND', `${req.method} is not allowed on ${path}`, {
+    return sendApiError(res, 'FAULTGATE_ERR_NOT_FOUND', `${req.method} is not allowed on ${path}`, {
       status: 405,
       headers: { allow: allow.join(', ') },
     });
   }
   if (!control && path !== '/api/v1/report') {
-    return sendError(
+    return sendApiError(
       res,
       'FAULTGATE_ERR_NOT_FOUND',
       'the chaos control plane is not available in this instance',

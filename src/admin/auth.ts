@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorBody } from '../errors.js';
+import { sendError } from '../errors.js';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
@@ -24,12 +24,7 @@ export function isAuthorized(req: IncomingMessage, token: string | undefined): b
 }
 
 export function sendUnauthorized(res: ServerResponse): void {
-  const body = errorBody('FAULTGATE_ERR_UNAUTHORIZED');
-  res.writeHead(401, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    'www-authenticate': 'Bearer realm="faultgate"',
-    'cache-control': 'no-store',
+  sendError(res, 'FAULTGATE_ERR_UNAUTHORIZED', undefined, {
+    headers: { 'www-authenticate': 'Bearer realm="faultgate"', 'cache-control': 'no-store' },
   });
-  res.end(body);
 }

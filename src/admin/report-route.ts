@@ -4,7 +4,7 @@
  * `format` defaults to json; `color=1` adds ANSI colour to the terminal format (an addition).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorBody } from '../errors.js';
+import { sendError } from '../errors.js';
 import {
   HTML_CSP,
   isReportFormat,
@@ -13,6 +13,8 @@ import {
   renderReport,
 } from '../observe/report/index.js';
 import type { Report } from '../observe/report-model.js';
+
+const NO_STORE = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
 
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
   res.writeHead(status, {
@@ -33,12 +35,12 @@ export function serveReport(
   const format = query.get('format') ?? 'json';
   if (!isReportFormat(format)) {
     const detail = `unknown report format "${format}": use one of ${REPORT_FORMATS.join(', ')}`;
-    send(res, 400, { 'content-type': 'application/json' }, errorBody('FAULTGATE_ERR_BAD_REQUEST', detail));
+    sendError(res, 'FAULTGATE_ERR_BAD_REQUEST', detail, { headers: NO_STORE });
     return;
   }
   if (!build) {
     const detail = 'reports are not available: this instance has no recovery tracker';
-    send(res, 404, { 'content-type': 'application/json' }, errorBody('FAULTGATE_ERR_NOT_FOUND', detail));
+    sendError(res, 'FAULTGATE_ERR_NOT_FOUND', detail, { headers: NO_STORE });
     return;
   }
   const color = format === 'terminal' && ['1', 'true'].includes(query.get('color') ?? '');

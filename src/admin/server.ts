@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { ControlPlane } from '../chaos/control.js';
-import { errorBody } from '../errors.js';
+import { sendError } from '../errors.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Report } from '../observe/report-model.js';
 import { handleApi } from './api.js';
@@ -30,8 +30,7 @@ function json(res: ServerResponse, status: number, body: string): void {
 export function createAdminServer(state: AdminState): Server {
   const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
     handle(state, req, res).catch((err: Error) => {
-      if (!res.headersSent) json(res, 500, errorBody('FAULTGATE_ERR_INTERNAL', err.message));
-      else res.destroy();
+      sendError(res, 'FAULTGATE_ERR_INTERNAL', err.message);
     });
   });
   return server;
@@ -45,7 +44,7 @@ async function handle(state: AdminState, req: IncomingMessage, res: ServerRespon
     return handleApi(req, res, state.control, { report: state.report });
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    json(res, 405, errorBody('FAULTGATE_ERR_NOT_FOUND', `${req.method} is not allowed on ${path}`));
+    sendError(res, 'FAULTGATE_ERR_NOT_FOUND', `${req.method} is not allowed on ${path}`, { status: 405 });
     return;
   }
   switch (path) {
@@ -66,6 +65,6 @@ async function handle(state: AdminState, req: IncomingMessage, res: ServerRespon
       return;
     }
     default:
-      json(res, 404, errorBody('FAULTGATE_ERR_NOT_FOUND', `no admin route ${path}`));
+      sendError(res, 'FAULTGATE_ERR_NOT_FOUND', `no admin route ${path}`);
   }
 }

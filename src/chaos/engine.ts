@@ -2,16 +2,29 @@ import { randomInt } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { SessionInput } from './control.js';
-import type { CompiledExperiment } from './experiment.js';
+import type { CompiledExperiment, ExperimentOwner } from './experiment.js';
 import { OverrideCache } from './override.js';
 import { hash32, SeededRng } from './rng.js';
 import { Session, type SessionHooks } from './session.js';
 
 /** The experiments that fired for one request, in config order, and the request's random stream. */
 export interface Decision {
-  rng: SeededRng;
-  fired: CompiledExperiment[];
+  readonly kind: 'faults';
+  readonly rng: SeededRng;
+  readonly fired: readonly CompiledExperiment[];
 }
+
+/**
+ * What happens to one request: it passes untouched, it gets faults, or it is refused (a
+ * malformed `x-faultgate-fault` header, answered 400 before anything else happens).
+ */
+export type Verdict =
+  | { readonly kind: 'pass' }
+  | Decision
+  | { readonly kind: 'refuse'; readonly code: 'FAULTGATE_ERR_OVERRIDE'; readonly message: string };
+
+/** Shared by every request that passes: the no-fault path allocates no verdict. */
+const PASS: Verdict = Object.freeze({ kind: 'pass' });
 
 const MAX_SEQUENCE_KEYS = 100_000;
 
@@ -33,7 +46,7 @@ export class ChaosEngine {
   /** Running experiments that can target each tool name (tool names come from the config: bounded). */
   private readonly byTool = new Map<string, readonly CompiledExperiment[]>();
   /** Session start in this engine's clock, for schedule windows. */
-  private readonly clockStart = new WeakMap<Session, number>();
+  private readonly clockStart = new WeakMap<ExperimentOwner, number>();
   private readonly hooks: SessionHooks;
   private nextId = 1;
 
@@ -115,7 +128,21 @@ export class ChaosEngine {
     return list;
   }
 
-  decide(agent: string, tenant: string, tool: string): Decision | undefined {
+  /**
+   * The verdict for one request. `override` is its `x-faultgate-fault` header when the request's
+   * config allows overrides: a valid one fires exactly that fault, whatever sessions and level say.
+   */
+  decide(agent: string, tenant: string, tool: string, override: string | string[] | undefined): Verdict {
+    if (override !== undefined) {
+      const parsed = this.overrides.get(Array.isArray(override) ? override[0]! : override);
+      if (!parsed.ok) return { kind: 'refuse', code: 'FAULTGATE_ERR_OVERRIDE', message: parsed.message };
+      return { kind: 'faults', rng: this.requestRng(agent, tool), fired: [parsed.experiment] };
+    }
+    return this.draw(agent, tenant, tool) ?? PASS;
+  }
+
+  /** The experiments of running sessions that fire for one request, by level, targeting and coin. */
+  draw(agent: string, tenant: string, tool: string): Decision | undefined {
     if (!this.active) return undefined;
     const candidates = this.forTool(tool);
     if (candidates.length === 0) return undefined;
@@ -123,9 +150,9 @@ export class ChaosEngine {
     let rng: SeededRng | undefined;
     let fired: CompiledExperiment[] | undefined;
     for (const exp of candidates) {
-      const session = exp.session!;
+      const session = exp.session;
       if (
-        !session.running ||
+        !session?.running ||
         !exp.activeAt(now - (this.clockStart.get(session) ?? now)) ||
         !session.admits(agent, tenant, tool) ||
         !exp.targetsPeer(agent, tenant) ||
@@ -139,7 +166,7 @@ export class ChaosEngine {
         fired.push(exp);
       }
     }
-    return fired && rng ? { rng, fired } : undefined;
+    return fired && rng ? { kind: 'faults', rng, fired } : undefined;
   }
 }
 

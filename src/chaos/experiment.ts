@@ -4,7 +4,6 @@ import { faultFactories } from '../faults/registry.js';
 import type { Fault } from '../faults/types.js';
 import { compileValueGlob, type StringMatcher } from '../identity/glob.js';
 import { hash32 } from './rng.js';
-import type { Session } from './session.js';
 
 function anyOf(globs: readonly string[]): StringMatcher {
   if (globs.includes('*')) return () => true;
@@ -14,6 +13,21 @@ function anyOf(globs: readonly string[]): StringMatcher {
     for (const m of matchers) if (m(value)) return true;
     return false;
   };
+}
+
+/**
+ * What an experiment needs from the session that runs it: whether it runs, its targeting, the
+ * abort that ends its faults in flight, and the count of requests it affected. Declared here so
+ * the experiment does not depend on the session class that creates it.
+ */
+export interface ExperimentOwner {
+  readonly running: boolean;
+  /** Aborted when the session is aborted: faults in flight from it end. */
+  readonly signal: AbortSignal;
+  /** Session-level targeting (agent, tenant, tool lists, percentage, blast-radius lock). */
+  admits(agent: string, tenant: string, tool: string): boolean;
+  /** One request got a fault from this session (called once per request). */
+  injected(agent: string, tenant: string): void;
 }
 
 /** An experiment compiled once per config load (or session creation): matchers, window, fault instance. */
@@ -30,11 +44,13 @@ export class CompiledExperiment {
   private readonly nameHash: number;
   private readonly probability: number | undefined;
   private readonly afterMs: number;
-  /** The session the experiment belongs to (none for header overrides). */
-  session: Session | undefined;
   private readonly untilMs: number;
 
-  constructor(readonly definition: Experiment) {
+  /** `session`: the session the experiment belongs to; none for a header override. */
+  constructor(
+    readonly definition: Experiment,
+    readonly session?: ExperimentOwner,
+  ) {
     this.name = definition.name;
     this.type = definition.type;
     this.fault = (faultFactories[definition.type] as (c: unknown) => Fault)(definition.config);

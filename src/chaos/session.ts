@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from '../observe/logger.js';
 import type { SessionInput, SessionState, SessionView } from './control.js';
-import { CompiledExperiment } from './experiment.js';
+import { CompiledExperiment, type ExperimentOwner } from './experiment.js';
 import { hash32 } from './rng.js';
 
 /** What a session reports to the outside: metrics and logs, wired by the engine. */
@@ -20,7 +20,7 @@ const iso = (t: number | null): string | null => (t === null ? null : new Date(t
  * lifecycle created -> running -> stopped | aborted | completed. Aborting fires `signal`, which
  * ends the faults in flight that came from this session (hangs released, delays cut short).
  */
-export class Session {
+export class Session implements ExperimentOwner {
   state: SessionState = 'created';
   abortReason: string | null = null;
   affected = 0;
@@ -43,11 +43,7 @@ export class Session {
     readonly input: SessionInput,
     private readonly hooks: SessionHooks,
   ) {
-    this.experiments = input.experiments.map((e) => {
-      const exp = new CompiledExperiment(e);
-      exp.session = this;
-      return exp;
-    });
+    this.experiments = input.experiments.map((e) => new CompiledExperiment(e, this));
     const set = (ids: string[]) => (ids.length > 0 && !ids.includes('*') ? new Set(ids) : undefined);
     this.agentIds = set(input.targeting.agent_ids);
     this.toolNames = set(input.targeting.tool_names);

@@ -29,11 +29,3 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
-
-/** Copy of a header record with secrets masked, for logging headers outside pino's paths. */
-export function redactHeaders(headers: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(headers))
-    out[k] = secretHeaders.includes(k.toLowerCase()) ? '[redacted]' : v;
-  return out;
-}

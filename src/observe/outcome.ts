@@ -10,9 +10,10 @@ export interface ExchangeOutcome {
   /** Path without the query string. */
   path: string;
   /**
-   * Identifies the request body for retry detection: a sha1 of the body when faultgate read it
-   * (MCP peek, body faults) or hashed it on the way, `len:<n>` from content-length otherwise,
-   * '' for no body.
+   * Identifies the request body for retry detection: a sha1 of the body when identity read it
+   * (an MCP matcher's peek), `len:<n>` from content-length otherwise, `chunked` for a chunked
+   * body, '' for none. Fixed when the request is planned, so an attempt that a body fault read
+   * and its retry get the same key.
    */
   bodyKey: string;
   startedAt: number;

@@ -1,33 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { CompiledExperiment } from '../chaos/experiment.js';
+import type { Decision } from '../chaos/engine.js';
+import type { CompiledExperiment, ExperimentOwner } from '../chaos/experiment.js';
 import { hash32, SeededRng } from '../chaos/rng.js';
-import type { Session } from '../chaos/session.js';
-import type { Dialect } from '../faults/common.js';
-import type { FaultContext, PreAction, Rng } from '../faults/types.js';
-import type { Logger } from '../observe/logger.js';
-import type { FaultStats } from '../observe/metrics.js';
-
-/** What a chaos run needs from the instance. */
-export interface ChaosEnv {
-  logger: Logger;
-  faults: FaultStats;
-  markInjected: boolean;
-  maxBodyBytes: number;
-  /** The instance's shutdown: it ends every fault in flight as a session abort does. */
-  shutdown?: AbortSignal | undefined;
-}
-
-/** Per-request facts shared by every fault context of the request. */
-export interface RequestInfo {
-  requestId: number;
-  agent: string;
-  tenant: string;
-  tool: string;
-  toolDialect: Dialect;
-  req: IncomingMessage;
-  res: ServerResponse;
-}
+import type { Config } from '../config/schema.js';
+import type { FaultContext, Rng } from '../faults/types.js';
+import type { Peek, ProxyEnv, RequestPlan } from './context.js';
 
 /**
  * The chaos state of one request: the fired experiments, their contexts, the abort signal
@@ -40,13 +18,17 @@ export class ChaosRun {
   readonly injectedTypes: string[] = [];
   /** Experiments that passed a body through untouched: their declared failure did not happen. */
   readonly skippedExperiments = new Set<CompiledExperiment>();
+  /** Response faults whose effect declared a broken body: the exchange failed unless they skipped. */
+  readonly bodyBreakers: CompiledExperiment[] = [];
+  /** The request body once a fault read it (or identity's peek): read at most once per request. */
+  peek: Peek | undefined;
   /** Retry-After (ms) of an injected answer. */
   retryAfterMs: number | undefined;
   jsonRpcId: string | number | null | undefined;
   private active = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Sessions this request counted against (once each), and whose abort ends its faults. */
-  private readonly sessions = new Set<Session>();
+  private readonly sessions = new Set<ExperimentOwner>();
   /** The client left: nothing more is sent. */
   clientGone = false;
   /** A session of this request was aborted: its faults end and the request goes on plainly. */
@@ -63,21 +45,26 @@ export class ChaosRun {
   private readonly onSessionAbort = (): void => {
     this.sessionAborted = true;
     // A released hang has nothing to send: the connection is closed (as a timeout would).
-    if (this.hanging) cut(this.info.req.socket, 'close');
+    if (this.hanging) dropConnection(this.plan.req.socket, 'close');
     this.end();
   };
 
+  readonly fired: readonly CompiledExperiment[];
+
   constructor(
-    readonly env: ChaosEnv,
-    readonly info: RequestInfo,
-    readonly rng: Rng,
-    readonly fired: readonly CompiledExperiment[],
+    private readonly env: ProxyEnv,
+    private readonly config: Config,
+    readonly plan: RequestPlan,
+    readonly res: ServerResponse,
+    decision: Decision,
   ) {
+    this.fired = decision.fired;
+    this.peek = plan.peek;
     // Drawn once, before any fault runs: the per-experiment streams derive from it.
-    this.baseSeed = rng.next() * 4294967296;
-    info.res.once('close', this.onClientClose);
+    this.baseSeed = decision.rng.next() * 4294967296;
+    res.once('close', this.onClientClose);
     // A pipelined response queued behind another never emits 'close' when the socket dies.
-    this.socket = info.req.socket;
+    this.socket = plan.req.socket;
     this.socket.once('close', this.onClientClose);
     // Draining must not wait for a hang or a long delay: they are released at shutdown, and a
     // request that starts while draining (on a kept-alive connection) gets no faults at all.
@@ -87,26 +74,26 @@ export class ChaosRun {
 
   /** Called once per fault that acted: log line, counter, active gauge, response marker. */
   record(exp: CompiledExperiment): void {
-    const { info, env } = this;
+    const { plan, env } = this;
     const session = exp.session;
     if (session && !this.sessions.has(session)) {
       this.sessions.add(session);
       session.signal.addEventListener('abort', this.onSessionAbort, { once: true });
-      session.injected(info.agent, info.tenant);
+      session.injected(plan.agent, plan.tenant);
     }
     this.injected.push(`${exp.name}/${exp.type}`);
     this.injectedTypes.push(exp.type);
-    env.faults.injected(info.agent, info.tool, exp.name, exp.type);
+    env.metrics.faults.injected(plan.agent, plan.tool, exp.name, exp.type);
     if (!this.active) {
       this.active = true;
-      env.faults.active.inc();
+      env.metrics.faults.active.inc();
     }
     env.logger.info(
       {
-        reqId: info.requestId,
-        agent: info.agent,
-        tenant: info.tenant,
-        tool: info.tool,
+        reqId: plan.requestId,
+        agent: plan.agent,
+        tenant: plan.tenant,
+        tool: plan.tool,
         experiment: exp.name,
         fault: exp.type,
       },
@@ -116,7 +103,16 @@ export class ChaosRun {
 
   /** The header value of `x-faultgate-injected`, if marking is on and something was injected. */
   marker(): string | undefined {
-    return this.env.markInjected && this.injected.length > 0 ? this.injected.join(', ') : undefined;
+    return this.config.chaos.mark_injected && this.injected.length > 0 ? this.injected.join(', ') : undefined;
+  }
+
+  /**
+   * Whether a response fault broke the body. Known only at the end: one that passed the body
+   * through untouched (shorter than the cut, not JSON) reported a skip and broke nothing.
+   */
+  brokeBody(): boolean {
+    for (const exp of this.bodyBreakers) if (!this.skippedExperiments.has(exp)) return true;
+    return false;
   }
 
   /** One random stream per experiment, seeded from the request's: a fault that draws per chunk
@@ -134,33 +130,34 @@ export class ChaosRun {
 
   context(exp: CompiledExperiment): FaultContext {
     const run = this;
-    const { info } = this;
+    const { plan, env } = this;
+    const { req } = plan;
     return {
       rng: this.rngFor(exp),
-      requestId: info.requestId,
-      agent: info.agent,
-      tenant: info.tenant,
-      tool: info.tool,
+      requestId: plan.requestId,
+      agent: plan.agent,
+      tenant: plan.tenant,
+      tool: plan.tool,
       experiment: exp.name,
-      dialect: exp.dialect ?? info.toolDialect,
-      method: info.req.method ?? 'GET',
-      path: info.req.url ?? '/',
-      requestHeaders: info.req.headers,
+      dialect: exp.dialect ?? plan.dialect,
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      requestHeaders: req.headers,
       get jsonRpcId() {
         return run.jsonRpcId;
       },
-      maxBodyBytes: this.env.maxBodyBytes,
+      maxBodyBytes: this.config.limits.max_body_bytes,
       signal: this.controller.signal,
       sleep: (ms) => this.sleep(ms),
       skipped: (reason) => {
         this.skippedExperiments.add(exp);
-        this.env.faults.skipped(exp.name, exp.type, reason);
-        this.env.logger.debug(
-          { reqId: info.requestId, experiment: exp.name, fault: exp.type, reason },
+        env.metrics.faults.skipped(exp.name, exp.type, reason);
+        env.logger.debug(
+          { reqId: plan.requestId, experiment: exp.name, fault: exp.type, reason },
           'fault skipped',
         );
       },
-      cutConnection: (how) => cut(info.res.socket ?? info.req.socket, how),
+      cutConnection: (how) => dropConnection(this.res.socket ?? req.socket, how),
       now: () => Date.now(),
     };
   }
@@ -193,59 +190,14 @@ export class ChaosRun {
     this.timers.clear();
     if (this.active) {
       this.active = false;
-      this.env.faults.active.dec();
+      this.env.metrics.faults.active.dec();
     }
   }
 }
 
-export function cut(socket: Socket | null, how: 'reset' | 'close'): void {
+/** Ends a client connection at once: `reset` sends a TCP RST, `close` a FIN. */
+export function dropConnection(socket: Socket | null, how: 'reset' | 'close'): void {
   if (!socket || socket.destroyed) return;
   if (how === 'reset') socket.resetAndDestroy();
   else socket.destroy();
-}
-
-/** Carries out a request-phase answer on the client connection. */
-export function answer(run: ChaosRun, action: PreAction): void {
-  const { req, res } = run.info;
-  switch (action.kind) {
-    case 'respond': {
-      run.retryAfterMs = retryAfterOf(action.headers);
-      const body = typeof action.body === 'string' ? Buffer.from(action.body) : action.body;
-      const marker = run.marker();
-      res.writeHead(action.status, {
-        ...action.headers,
-        'content-length': String(body.length),
-        ...(marker ? { 'x-faultgate-injected': marker } : {}),
-      });
-      res.end(body);
-      req.resume(); // the unread request body is discarded so the connection can be reused
-      return;
-    }
-    case 'reset':
-      cut(req.socket, 'reset');
-      return;
-    case 'close':
-      cut(req.socket, 'close');
-      return;
-    case 'continue':
-      return;
-    case 'hang':
-      // Nothing is sent; the response closes when the client gives up (or the server times it
-      // out, or the session is aborted).
-      run.hanging = true;
-      req.resume();
-      return;
-  }
-}
-
-/** `retry-after-ms`, else `retry-after` in seconds (an HTTP date is not used by our faults). */
-function retryAfterOf(headers: Record<string, string>): number | undefined {
-  for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (lower === 'retry-after-ms' && Number.isFinite(Number(value))) return Number(value);
-  }
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.toLowerCase() === 'retry-after' && Number.isFinite(Number(value))) return Number(value) * 1000;
-  }
-  return undefined;
 }

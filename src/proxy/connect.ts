@@ -1,24 +1,14 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
-import { type ErrorCode, errorBody, errorCodes } from '../errors.js';
+import { refuseSocket } from '../errors.js';
 import { splitHost } from '../identity/index.js';
-import type { ProxyEnv } from './listener.js';
-import { type Router, rememberTunnel } from './route.js';
+import type { ProxyEnv, ProxyState } from './context.js';
+import { type ListenerRouting, rememberTunnel } from './route.js';
 import { classifyUpstreamError } from './upstream.js';
 
 const TLS_HANDSHAKE = 0x16;
 /** `GET /`, `POST /`, ... : an HTTP/1 request line starts with an upper-case token and a space. */
 const HTTP_REQUEST_LINE = /^[A-Z]{3,10} /;
-
-/** Answers a CONNECT (or an upgrade) on the raw socket and closes it. */
-export function refuseSocket(socket: Socket, code: ErrorCode, detail: string): void {
-  const body = errorBody(code, detail);
-  const { status } = errorCodes[code];
-  socket.end(
-    `HTTP/1.1 ${status} ${status === 403 ? 'Forbidden' : 'Bad Request'}\r\ncontent-type: application/json\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nx-faultgate-error: ${code}\r\nconnection: close\r\n\r\n${body}`,
-  );
-}
 
 /**
  * `CONNECT host:port`: checked against allow_hosts, then the first bytes decide. Plain HTTP
@@ -27,13 +17,14 @@ export function refuseSocket(socket: Socket, code: ErrorCode, detail: string): v
  */
 export function handleConnect(
   env: ProxyEnv,
-  router: Router,
+  routing: ListenerRouting,
   server: Server,
   req: IncomingMessage,
   socket: Socket,
   head: Buffer,
 ): void {
   socket.on('error', () => socket.destroy());
+  const { router, state } = routing;
   if (!router.listener.forward) {
     refuseSocket(
       socket,
@@ -64,7 +55,7 @@ export function handleConnect(
   socket.once('close', () => env.tunnels.delete(socket));
   // A tunnel is outside the HTTP server's timeouts: bound how long it may sit idle (also while
   // faultgate waits for its first bytes). Served-as-HTTP tunnels get the server's own timeout.
-  const idle = env.state().config.limits.client_idle_timeout_ms;
+  const idle = state.config.limits.client_idle_timeout_ms;
   if (idle > 0) socket.setTimeout(idle, () => socket.destroy());
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
 
@@ -84,7 +75,7 @@ export function handleConnect(
       socket.resume();
       return;
     }
-    pipeTunnel(env, socket, first, hostname.replace(/^\[|\]$/g, ''), Number(port));
+    pipeTunnel(env, state, socket, first, hostname.replace(/^\[|\]$/g, ''), Number(port));
   };
   if (head.length > 0) decide(head);
   else {
@@ -100,8 +91,15 @@ export function handleConnect(
 }
 
 /** An opaque (TLS) tunnel: bytes both ways, connection-level failures only. */
-function pipeTunnel(env: ProxyEnv, client: Socket, first: Buffer, host: string, port: number): void {
-  const { connect_timeout_ms } = env.state().config.upstream;
+function pipeTunnel(
+  env: ProxyEnv,
+  state: ProxyState,
+  client: Socket,
+  first: Buffer,
+  host: string,
+  port: number,
+): void {
+  const { connect_timeout_ms } = state.config.upstream;
   let upstream: Socket;
   try {
     upstream = netConnect({ host, port, noDelay: true });

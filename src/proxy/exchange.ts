@@ -1,12 +1,12 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
-import { type ErrorCode, errorBody, errorCodes } from '../errors.js';
-import type { Logger } from '../observe/logger.js';
-import type { ExchangeStats, Metrics } from '../observe/metrics.js';
-import type { ExchangeOutcome, OutcomeSink } from '../observe/outcome.js';
-import type { ChaosRun } from './chaos-run.js';
+import { type ErrorCode, errorCodes, sendError } from '../errors.js';
+import type { ExchangeStats } from '../observe/metrics.js';
+import type { ExchangeOutcome } from '../observe/outcome.js';
 import { isEventStream } from '../stream/http-body.js';
+import type { ChaosRun } from './chaos-run.js';
+import type { ProxyEnv, RequestPlan } from './context.js';
 import { clientResponseHeaders } from './headers.js';
 import { pathOnly } from './route.js';
 import { classifyUpstreamError } from './upstream.js';
@@ -20,82 +20,52 @@ class ClientGoneError extends Error {
 }
 
 /** Status codes SPEC section 5 counts as failures (besides transport failures). */
-export function isFailureStatus(status: number): boolean {
+function isFailureStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
-}
-
-/** Sends faultgate's own JSON error, unless the response has already started. */
-export function sendError(
-  res: ServerResponse,
-  code: ErrorCode,
-  detail?: string,
-  headers?: Record<string, string>,
-): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  const body = errorBody(code, detail);
-  res.writeHead(errorCodes[code].status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    'x-faultgate-error': code,
-    ...headers,
-  });
-  res.end(body);
-}
-
-/** What an exchange needs from the instance, fixed for the request's lifetime. */
-export interface ExchangeEnv {
-  metrics: Metrics;
-  logger: Logger;
-  /** Receives every finished exchange (the recovery tracker), when tracking is on. */
-  outcomes?: OutcomeSink | undefined;
 }
 
 type FailureKind = NonNullable<ExchangeOutcome['failure']>;
 
 /**
- * One proxied request: an undici dispatch handler that streams the upstream response into
- * `res` with backpressure, and records the outcome exactly once.
+ * One proxied request, as the innermost undici dispatch handler: it streams the response into
+ * `res` with backpressure and records the outcome exactly once. Response faults wrap it (see
+ * FaultHandler); it never knows whether the bytes it gets came from the upstream or a fault.
  */
-export class Exchange {
-  protected controller: Controller | undefined;
-  protected status = 0;
-  protected finished = false;
+export class Exchange implements Dispatcher.DispatchHandler {
+  private controller: Controller | undefined;
+  private status = 0;
+  private finished = false;
   private readonly stats: ExchangeStats;
+  /** The client socket (Node detaches `req.socket` once the response is done). */
   private readonly socket: Socket;
-  /** The request's chaos state, when any experiment fired. */
-  run: ChaosRun | undefined;
-  tenant = '';
-  /** Identifies the request body for retry detection (see ExchangeOutcome.bodyKey). */
-  bodyKey = '';
   private readonly startedEpoch = Date.now();
 
   constructor(
-    protected readonly env: ExchangeEnv,
-    protected readonly req: IncomingMessage,
-    protected readonly res: ServerResponse,
-    readonly agent: string,
-    readonly tool: string,
-    private readonly startedAt: number,
-    readonly requestId: number,
+    private readonly env: ProxyEnv,
+    private readonly plan: RequestPlan,
+    private readonly res: ServerResponse,
+    /** The request's chaos state, when any experiment fired. */
+    private readonly run: ChaosRun | undefined,
   ) {
-    this.stats = env.metrics.exchange(agent, tool);
+    this.stats = env.metrics.exchange(plan.agent, plan.tool);
     res.on('drain', this.onDrain);
     res.on('close', this.onClientClose);
     // A pipelined response queued behind another never emits 'close' when the socket dies.
-    // (Kept: Node detaches `req.socket` once the response is done.)
-    this.socket = req.socket;
+    this.socket = plan.req.socket;
     this.socket.on('close', this.onClientClose);
   }
 
-  /** Whether finished exchanges go to a recovery tracker. */
-  get tracking(): boolean {
-    return this.env.outcomes !== undefined;
+  /** The outcome is recorded: nothing more may be written. */
+  get done(): boolean {
+    return this.finished;
   }
 
-  protected readonly onDrain = (): void => {
+  /** The client has the response head. */
+  get headSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  private readonly onDrain = (): void => {
     this.controller?.resume();
   };
 
@@ -121,13 +91,23 @@ export class Exchange {
     statusMessage?: string,
   ): void {
     if (status < 200) return; // 1xx informational: the final response follows.
+    this.upstreamResponded(status);
+    this.sendHead(status, statusMessage, clientResponseHeaders(headers));
+  }
+
+  /** The upstream's own status (before any fault changed it): counted, and what the outcome reports. */
+  upstreamResponded(status: number): void {
     this.status = status;
-    if (status >= 500) this.env.metrics.upstreamError(this.tool, 'status');
-    const out = clientResponseHeaders(headers);
+    if (status >= 500) this.env.metrics.upstreamError(this.plan.tool, 'status');
+  }
+
+  /** Writes the response head the client gets (`headers` already without hop-by-hop ones). */
+  sendHead(status: number, statusMessage: string | undefined, headers: IncomingHttpHeaders): void {
+    this.status = status;
     const marker = this.run?.marker();
-    if (marker) out['x-faultgate-injected'] = marker;
+    if (marker) headers['x-faultgate-injected'] = marker;
     try {
-      this.res.writeHead(status, statusMessage, out);
+      this.res.writeHead(status, statusMessage, headers);
     } catch (err) {
       this.fail(err as Error, 'FAULTGATE_ERR_UPSTREAM', 'invalid response headers from the upstream');
       return;
@@ -142,31 +122,39 @@ export class Exchange {
 
   onResponseEnd(): void {
     this.res.end();
-    this.finish(!isFailureStatus(this.status), 'status');
+    const broken = this.run?.brokeBody() ?? false;
+    this.finish(!broken && !isFailureStatus(this.status), broken ? 'broken_body' : 'status');
   }
 
   onResponseError(_c: Controller, err: Error): void {
     if (err instanceof ClientGoneError || this.finished) return;
     const failure = classifyUpstreamError(err);
-    this.env.metrics.upstreamError(this.tool, failure.kind);
+    this.env.metrics.upstreamError(this.plan.tool, failure.kind);
     const base = errorCodes[failure.code].message;
     this.fail(err, failure.code, failure.cause ? `${base} (${failure.cause})` : base);
   }
 
-  /** A chaos answer was sent instead of calling the upstream. */
-  answered(status: number): void {
+  /** A request fault answered instead of the upstream. */
+  servedByFault(status: number): void {
     this.status = status;
     this.finish(!isFailureStatus(status), 'status');
   }
 
+  /** A faulted body stream failed after the head went out (a cut, a transform error). */
+  streamFailed(err: Error): void {
+    if (this.controller && !this.controller.aborted) this.controller.abort(err);
+    if (!this.res.destroyed) this.res.destroy();
+    this.finish(false, this.run?.brokeBody() ? 'broken_body' : 'transport');
+  }
+
   /** Answers a JSON error, or, once the response has started, aborts it so the client sees a broken body. */
-  protected fail(err: Error, code: ErrorCode, detail?: string): void {
-    const { logger } = this.env;
-    logger.warn(
+  fail(err: Error, code: ErrorCode, detail?: string): void {
+    const { plan } = this;
+    this.env.logger.warn(
       {
-        reqId: this.requestId,
-        agent: this.agent,
-        tool: this.tool,
+        reqId: plan.requestId,
+        agent: plan.agent,
+        tool: plan.tool,
         code,
         err: err.message,
         midBody: this.res.headersSent,
@@ -178,16 +166,11 @@ export class Exchange {
     else sendError(this.res, code, detail ?? errorCodes[code].message);
     if (this.controller && !this.controller.aborted) this.controller.abort(err);
     this.record(false, 'transport');
-    this.req.resume(); // discard any unread request body so the socket can close cleanly
-  }
-
-  /** Whether an injected fault broke the body or stream (decided when the exchange ends). */
-  protected isBroken(): boolean {
-    return false; // no response fault here; ChaosExchange knows better
+    plan.req.resume(); // discard any unread request body so the socket can close cleanly
   }
 
   /** Records the outcome once; `kind` says why, when it is a failure. */
-  protected finish(success: boolean, kind: FailureKind): void {
+  private finish(success: boolean, kind: FailureKind): void {
     if (this.finished) return;
     this.finished = true;
     this.record(success, kind);
@@ -196,28 +179,28 @@ export class Exchange {
   private record(success: boolean, kind: FailureKind): void {
     this.res.off('drain', this.onDrain);
     this.socket.off('close', this.onClientClose);
-    const run = this.run;
+    const { run, plan } = this;
     const injected = run !== undefined && run.injected.length > 0;
     if (injected) (success ? this.stats.injectedSuccess : this.stats.injectedFailure).inc();
     else (success ? this.stats.success : this.stats.failure).inc();
-    const elapsed = performance.now() - this.startedAt;
+    const elapsed = performance.now() - plan.startedAt;
     this.stats.duration.observe(elapsed / 1000);
     const sink = this.env.outcomes;
     if (!sink) return;
     sink.observe({
-      agent: this.agent,
-      tenant: this.tenant,
-      tool: this.tool,
-      method: this.req.method ?? 'GET',
-      path: pathOnly(this.req.url ?? '/'),
-      bodyKey: this.bodyKey,
+      agent: plan.agent,
+      tenant: plan.tenant,
+      tool: plan.tool,
+      method: plan.req.method ?? 'GET',
+      path: pathOnly(plan.req.url ?? '/'),
+      bodyKey: plan.bodyKey,
       startedAt: this.startedEpoch,
       endedAt: this.startedEpoch + elapsed,
       status: this.res.headersSent ? this.status : 0,
       success,
       ...(success ? {} : { failure: kind }),
       injected: run ? run.injectedTypes : [],
-      brokenByFault: this.isBroken(),
+      brokenByFault: run?.brokeBody() ?? false,
       ...(run?.retryAfterMs !== undefined ? { retryAfterMs: run.retryAfterMs } : {}),
     });
   }

@@ -2,7 +2,9 @@ import type { AddressInfo } from 'node:net';
 import { type ListenerPlan, planListeners } from '../config/reload.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
-import { compileListener, type ProxyEnv, ProxyListener, type ProxyState } from './listener.js';
+import type { ProxyEnv, ProxyState } from './context.js';
+import { ProxyListener } from './listener.js';
+import { compileListener } from './route.js';
 
 export interface BoundAddress {
   name: string;
@@ -145,7 +147,7 @@ export class ListenerSet {
     await Promise.race([drained, deadline]);
     clearTimeout(timer);
     // A listener a reload removed may have had a longer drain of its own.
-    for (const p of proxies) p.cut();
+    for (const p of proxies) p.dropConnections();
     await drained;
   }
 

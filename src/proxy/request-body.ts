@@ -1,30 +1,23 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Call } from './chaos-path.js';
-import type { Exchange } from './exchange.js';
+import { Readable } from 'node:stream';
+import type { Peek } from './context.js';
 
 /**
  * Request bodies outside the streaming fast path: the bounded peek used by MCP identity and
  * body faults (replayed to the upstream byte-identical), and the body key of retry detection.
  */
 
-/** The identity and body key the recovery tracker needs, set only when tracking is on. */
-export function labelled<E extends Exchange>(exchange: E, call: Call): E {
-  if (!exchange.tracking) return exchange;
-  exchange.tenant = call.tenant;
-  exchange.bodyKey = bodyKeyOf(call);
-  return exchange;
-}
-
 /**
- * A sha1 of the body when faultgate read it anyway (MCP peek, body faults); otherwise its
- * declared length: the no-fault path never buffers or hashes a body.
+ * A sha1 of the body when identity read it (an MCP matcher); otherwise its declared length: the
+ * no-fault path never buffers or hashes a body. Decided when the request is planned, so a fault
+ * that reads the body does not give an attempt a different key from its retry.
  */
-function bodyKeyOf(call: Call): string {
-  if (call.peek?.complete) return createHash('sha1').update(call.peek.body).digest('base64');
-  const cl = call.req.headers['content-length'];
+export function bodyKeyOf(req: IncomingMessage, peek: Peek | undefined): string {
+  if (peek?.complete) return createHash('sha1').update(peek.body).digest('base64');
+  const cl = req.headers['content-length'];
   if (cl !== undefined && cl !== '0') return `len:${cl}`;
-  return call.req.headers['transfer-encoding'] !== undefined ? 'chunked' : '';
+  return req.headers['transfer-encoding'] !== undefined ? 'chunked' : '';
 }
 
 export function requestHasBody(req: IncomingMessage): boolean {
@@ -35,12 +28,6 @@ export function requestHasBody(req: IncomingMessage): boolean {
 export function hasJsonBody(req: IncomingMessage): boolean {
   const ct = req.headers['content-type'];
   return requestHasBody(req) && ct?.includes('json') === true;
-}
-
-export interface Peek {
-  chunks: Buffer[];
-  body: Buffer;
-  complete: boolean;
 }
 
 /** Reads at most `limit` bytes of the body; the read bytes are replayed to the upstream unchanged. */
@@ -67,7 +54,12 @@ export function peekBody(req: IncomingMessage, limit: number): Promise<Peek> {
   });
 }
 
-export async function* replay(peek: Peek, req: IncomingMessage): AsyncGenerator<Buffer> {
+/** What goes upstream after a peek: the whole body when it was read, else the read bytes then the rest. */
+export function bodyAfterPeek(peek: Peek, req: IncomingMessage): Buffer | Readable {
+  return peek.complete ? peek.body : Readable.from(replay(peek, req));
+}
+
+async function* replay(peek: Peek, req: IncomingMessage): AsyncGenerator<Buffer> {
   yield* peek.chunks;
   for await (const chunk of req) yield chunk as Buffer;
 }

@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ListenerConfig } from '../config/schema.js';
-import { compileHostPattern, splitHost } from '../identity/index.js';
-import { parseUpstream, type UpstreamTarget } from './upstream.js';
+import { compileHostPattern, splitHost, type ToolIndex } from '../identity/index.js';
+import type { ProxyState, UpstreamTarget } from './context.js';
+import { parseUpstream } from './upstream.js';
 
 /** What a CONNECT established on a client socket, remembered for the requests inside the tunnel. */
 export interface TunnelInfo {
@@ -18,10 +19,6 @@ const tunnels = new WeakMap<Socket, TunnelInfo>();
 
 export function rememberTunnel(socket: Socket, info: TunnelInfo): void {
   tunnels.set(socket, info);
-}
-
-export function tunnelOf(socket: Socket): TunnelInfo | undefined {
-  return tunnels.get(socket);
 }
 
 /** `allow_hosts`, compiled: the only targets forward mode will ever reach. */
@@ -59,6 +56,9 @@ export type Route =
       code: 'FAULTGATE_ERR_FORWARD_DENIED' | 'FAULTGATE_ERR_FORWARD_DISABLED' | 'FAULTGATE_ERR_BAD_REQUEST';
       detail: string;
     };
+
+/** A route that goes somewhere (not denied). */
+export type UpstreamRoute = Exclude<Route, { mode: 'denied' }>;
 
 export function pathOnly(url: string): string {
   const q = url.indexOf('?');
@@ -142,4 +142,28 @@ export class Router {
       proxyAuthorization: req.headers['proxy-authorization'],
     };
   }
+}
+
+/**
+ * What one listener compiles from one config load. A request reads it once, at its start, and
+ * keeps it to the end: a reload never mixes an old tool index with a new tool table.
+ */
+export interface ListenerRouting {
+  state: ProxyState;
+  config: ListenerConfig;
+  router: Router;
+  /** Reverse routes also accept the listener's upstream host in host matchers; forward ones never do. */
+  reverseIndex: ToolIndex;
+  forwardIndex: ToolIndex;
+}
+
+export function compileListener(state: ProxyState, config: ListenerConfig): ListenerRouting {
+  const router = new Router(config);
+  return {
+    state,
+    config,
+    router,
+    reverseIndex: state.identity.toolIndex(router.upstream?.host),
+    forwardIndex: state.identity.toolIndex(),
+  };
 }

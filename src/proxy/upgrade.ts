@@ -1,16 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
-import type { ToolIndex } from '../identity/index.js';
+import { refuseSocket } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
-import { refuseSocket } from './connect.js';
-import type { ProxyEnv } from './listener.js';
-import type { Router } from './route.js';
-
-export type WsProxy = ProxyServer;
+import type { ProxyEnv } from './context.js';
+import { type ListenerRouting, pathOnly } from './route.js';
 
 /** http-proxy-3 carries WebSocket upgrades: handshake, then bytes both ways (connection faults only in v1). */
-export function createWsProxy(logger: Logger): WsProxy {
+export function createWsProxy(logger: Logger): ProxyServer {
   const proxy = createProxyServer({ ws: true, xfwd: true });
   proxy.on('error', (err, _req, socket) => {
     logger.warn({ err: err.message }, 'websocket upstream failure');
@@ -27,10 +24,13 @@ function cleanHeaders(req: IncomingMessage): void {
   }
 }
 
+/**
+ * A WebSocket upgrade: routed and matched to a tool like a plain request (the path without its
+ * query), with the routing the listener had when the upgrade arrived, then handed to http-proxy-3.
+ */
 export function handleUpgrade(
   env: ProxyEnv,
-  router: Router,
-  reverseIndex: ToolIndex,
+  routing: ListenerRouting,
   req: IncomingMessage,
   socket: Socket,
   head: Buffer,
@@ -39,20 +39,20 @@ export function handleUpgrade(
   // Detached from the HTTP server like a CONNECT socket: shutdown must be able to cut it.
   env.tunnels.add(socket);
   socket.once('close', () => env.tunnels.delete(socket));
+  const { router, state } = routing;
   const route = router.route(req);
   if (route.mode === 'denied') {
     refuseSocket(socket, route.code, route.detail);
     return;
   }
-  const state = env.state();
   let target = route.mode === 'forward' ? route.target : router.upstream;
   if (route.mode === 'reverse') {
-    const tool = reverseIndex.match(
+    const tool = routing.reverseIndex.match(
       {
         method: req.method ?? 'GET',
         hostname: route.hostname,
         port: route.port,
-        path: route.path,
+        path: pathOnly(route.path),
         headers: req.headers,
       },
       null,

@@ -4,6 +4,7 @@ import { Agent } from 'undici';
 import type { Config } from '../config/schema.js';
 import type { ErrorCode } from '../errors.js';
 import type { UpstreamErrorKind } from '../observe/metrics.js';
+import type { UpstreamTarget } from './context.js';
 
 /** One undici Agent (a pool per origin) for every upstream of an instance. */
 export function createUpstreamAgent(cfg: Config['upstream']): Agent {
@@ -60,16 +61,13 @@ export function classifyUpstreamError(err: Error): UpstreamFailure {
   return { code: 'FAULTGATE_ERR_UPSTREAM', kind: 'reset', cause: err.message };
 }
 
-/** A parsed upstream URL: where undici connects and what prefixes the request path. */
-export interface UpstreamTarget {
-  origin: string;
-  host: string;
-  basePath: string;
-  protocol: 'http:' | 'https:';
-}
-
 export function parseUpstream(url: string): UpstreamTarget {
   const u = new URL(url);
   const basePath = u.pathname.endsWith('/') ? u.pathname.slice(0, -1) : u.pathname;
   return { origin: u.origin, host: u.host, basePath, protocol: u.protocol as 'http:' | 'https:' };
+}
+
+/** Each tool's own upstream, parallel to `config.tools`. */
+export function toolTargets(config: Config): (UpstreamTarget | undefined)[] {
+  return config.tools.map((t) => (t.upstream ? parseUpstream(t.upstream) : undefined));
 }

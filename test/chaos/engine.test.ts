@@ -22,7 +22,7 @@ ${experiments}`;
 
 function fires(engine: ChaosEngine, agent: string, tenant: string, tool: string, n: number): number {
   let count = 0;
-  for (let i = 0; i < n; i++) if (engine.decide(agent, tenant, tool)) count++;
+  for (let i = 0; i < n; i++) if (engine.draw(agent, tenant, tool)) count++;
   return count;
 }
 
@@ -72,9 +72,9 @@ describe('chaos engine', () => {
       const a: boolean[] = [];
       for (let i = 0; i < 50; i++) {
         // Interleave another agent differently: agent a's k-th decision must not change.
-        if (order === 'ba') engine.decide('b', 't', 'search');
-        a.push(engine.decide('a', 't', 'search') !== undefined);
-        if (order === 'ab') engine.decide('b', 't', 'search');
+        if (order === 'ba') engine.draw('b', 't', 'search');
+        a.push(engine.draw('a', 't', 'search') !== undefined);
+        if (order === 'ab') engine.draw('b', 't', 'search');
       }
       return a;
     };
@@ -89,9 +89,9 @@ describe('chaos engine', () => {
     let inCohort = 0;
     for (let i = 0; i < 2000; i++) {
       const agent = `agent-${i}`;
-      const first = engine.decide(agent, 't', 'search') !== undefined;
+      const first = engine.draw(agent, 't', 'search') !== undefined;
       // Sticky: the same agent gets the same answer every time.
-      for (let k = 0; k < 3; k++) expect(engine.decide(agent, 't', 'search') !== undefined).toBe(first);
+      for (let k = 0; k < 3; k++) expect(engine.draw(agent, 't', 'search') !== undefined).toBe(first);
       if (first) inCohort++;
     }
     const sigma = Math.sqrt(2000 * 0.3 * 0.7);
@@ -105,13 +105,13 @@ describe('chaos engine', () => {
         .config,
       () => t,
     );
-    expect(engine.decide('a', 't', 'search')).toBeUndefined();
+    expect(engine.draw('a', 't', 'search')).toBeUndefined();
     t = 10_000;
-    expect(engine.decide('a', 't', 'search')).toBeDefined();
+    expect(engine.draw('a', 't', 'search')).toBeDefined();
     t = 14_999;
-    expect(engine.decide('a', 't', 'search')).toBeDefined();
+    expect(engine.draw('a', 't', 'search')).toBeDefined();
     t = 15_000;
-    expect(engine.decide('a', 't', 'search')).toBeUndefined();
+    expect(engine.draw('a', 't', 'search')).toBeUndefined();
   });
 
   it('keeps config order among fired experiments and lets self-deciding faults see every request', () => {
@@ -121,7 +121,7 @@ describe('chaos engine', () => {
   - { name: bucket, type: error, probability: 0 }
 `).config,
     );
-    const d = engine.decide('a', 't', 'search');
+    const d = engine.draw('a', 't', 'search');
     expect(d?.fired.map((e) => e.name)).toEqual(['first', 'second']);
   });
 });
