@@ -241,7 +241,7 @@ describe('paths and default selection', () => {
       ],
     };
     expect(pick(openai)).toEqual(['last']);
-    const anthropic = {
+    const anthropic: Json = {
       messages: [
         {
           role: 'user',
