@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseJson } from '../stream/buffered.js';
-import { probability } from './common.js';
+import { probability } from './kit/common.js';
 import {
   cutText,
   type Json,
@@ -11,9 +11,10 @@ import {
   mutationEnv,
   otherString,
   setLeaf,
-} from './json-walk.js';
-import { dataResponse, ResponseHistory, withCurrentRpcId } from './response-history.js';
+} from './kit/json-walk.js';
+import { dataResponse, ResponseHistory, withCurrentRpcId } from './kit/response-history.js';
 import type { Fault, Rng } from './types.js';
+import { defineFault } from './define.js';
 
 export const hallucinationTypes = [
   'wrong_value',
@@ -25,7 +26,7 @@ export const hallucinationTypes = [
   'nonexistent_reference',
 ] as const;
 
-export const hallucinationSchema = z.strictObject({
+const hallucinationSchema = z.strictObject({
   types: z.array(z.enum(hallucinationTypes)).min(1).default(['wrong_value']),
   severity: probability.default(0.3),
 });
@@ -280,7 +281,7 @@ export function hallucinate(
 }
 
 /** Mutates JSON response values; non-JSON bodies pass through, counted as skipped. */
-export function createHallucination(config: HallucinationConfig): Fault {
+function createHallucination(config: HallucinationConfig): Fault {
   const history = config.types.includes('outdated') ? new ResponseHistory() : undefined;
   const fault: Fault = {
     response: (ctx, head) =>
@@ -303,3 +304,9 @@ export function createHallucination(config: HallucinationConfig): Fault {
   if (history) fault.requestBody = (ctx, body) => history.observe(ctx, body);
   return fault;
 }
+
+export const hallucinationFault = defineFault({
+  type: 'hallucination',
+  schema: hallucinationSchema,
+  create: createHallucination,
+});

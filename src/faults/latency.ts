@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { Transform } from 'node:stream';
-import { nonNegInt, probability } from './common.js';
+import { nonNegInt, probability } from './kit/common.js';
 import type { Fault, FaultContext, Rng } from './types.js';
+import { defineFault } from './define.js';
 
 export const latencyPatterns = ['fixed', 'uniform', 'exponential', 'spike', 'degrading', 'jitter'] as const;
 export const latencyProfiles = ['good', 'moderate', 'poor', 'degrading', 'spiky'] as const;
 
-export const latencySchema = z
+const latencySchema = z
   .strictObject({
     pattern: z.enum(latencyPatterns).default('uniform'),
     min_ms: nonNegInt.optional(),
@@ -100,7 +101,7 @@ function chunkDelay(ctx: FaultContext, next: () => number): Transform {
   });
 }
 
-export function createLatency(config: LatencyConfig): Fault {
+function createLatency(config: LatencyConfig): Fault {
   const model = latencyModel(config);
   let calls = 0;
   const next = (rng: Rng) => Math.round(drawDelay(model, rng, calls++));
@@ -125,3 +126,5 @@ export function createLatency(config: LatencyConfig): Fault {
       };
   }
 }
+
+export const latencyFault = defineFault({ type: 'latency', schema: latencySchema, create: createLatency });

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { SeededRng } from '../chaos/rng.js';
 import { midStreamError, type SseApi, sniffApi, streamDialect } from '../stream/sse-api.js';
 import { isTerminal } from '../stream/sse-dialect.js';
 import {
@@ -8,9 +7,10 @@ import {
   SseEventTransform,
   withData,
 } from '../stream/sse-transform.js';
-import { dialectSchema, nonNegInt, probability } from './common.js';
-import { safeCut } from './llm-answer.js';
+import { dialectSchema, nonNegInt, probability } from './kit/common.js';
+import { safeCut } from './kit/llm-answer.js';
 import type { Fault, FaultContext, Rng } from './types.js';
+import { defineFault } from './define.js';
 
 export const sseActions = [
   'truncate',
@@ -23,7 +23,7 @@ export const sseActions = [
   'stall',
 ] as const;
 
-export const sseSchema = z.strictObject({
+const sseSchema = z.strictObject({
   action: z.enum(sseActions),
   after_events: nonNegInt.default(0),
   event_probability: probability.default(1),
@@ -40,7 +40,7 @@ const ENDING = new Set<SseConfig['action']>(['truncate', 'stall', 'error_event']
  * affected; this decides, per event, which events are: the first `after_events` events pass,
  * each later one is affected with `event_probability`. Untouched events keep their exact bytes.
  */
-export function createSse(config: SseConfig): Fault {
+function createSse(config: SseConfig): Fault {
   return {
     response(ctx, head) {
       if (!isEventStreamType(head.headers['content-type'])) {
@@ -59,9 +59,9 @@ export function createSse(config: SseConfig): Fault {
 }
 
 function eventHandler(config: SseConfig, ctx: FaultContext): SseEventHandler {
-  // A stream of its own, drawn once: event decisions stay the same whatever other faults of the
-  // request draw per chunk, and however the upstream happens to split its writes.
-  const rng = new SeededRng(ctx.rng.int(0, 0xffffffff));
+  // The run gives each experiment its own stream: event decisions stay the same whatever other
+  // faults of the request draw per chunk, and however the upstream happens to split its writes.
+  const { rng } = ctx;
   const { action } = config;
   let counted = 0;
   let api: SseApi | undefined;
@@ -128,3 +128,5 @@ function garble(data: string, rng: Rng): string {
 function withoutBom(raw: Buffer): Buffer {
   return raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? raw.subarray(3) : raw;
 }
+
+export const sseFault = defineFault({ type: 'sse', schema: sseSchema, create: createSse });

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Decision } from '../chaos/engine.js';
 import type { CompiledExperiment } from '../chaos/experiment.js';
-import type { Dialect } from '../faults/common.js';
+import type { Dialect } from '../types.js';
 import { mcpFromBody } from '../identity/index.js';
 import { ChaosExchange } from './chaos-exchange.js';
 import { answer, ChaosRun } from './chaos-run.js';

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { CompiledExperiment } from '../chaos/experiment.js';
 import { hash32, SeededRng } from '../chaos/rng.js';
 import type { Session } from '../chaos/session.js';
-import type { Dialect } from '../faults/common.js';
+import type { Dialect } from '../types.js';
 import type { FaultContext, PreAction, Rng } from '../faults/types.js';
 import type { Logger } from '../observe/logger.js';
 import type { FaultStats } from '../observe/metrics.js';

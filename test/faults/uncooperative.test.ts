@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_REFUSAL } from '../../src/faults/llm-answer.js';
+import { DEFAULT_REFUSAL } from '../../src/faults/kit/llm-answer.js';
 import { scrape, waitFor } from '../helpers/index.js';
 import {
   anthropicStream,

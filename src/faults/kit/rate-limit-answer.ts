@@ -4,7 +4,7 @@
  * Anthropic SDKs both honour.
  */
 import { dialectError, kindForStatus } from './dialect.js';
-import type { FaultContext, PreAction } from './types.js';
+import type { FaultContext, PreAction } from '../types.js';
 
 export interface LimitState {
   limit: number;

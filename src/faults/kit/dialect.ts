@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Dialect } from './common.js';
-import type { FaultContext, PreAction } from './types.js';
+import type { Dialect } from '../../types.js';
+import type { FaultContext, PreAction } from '../types.js';
 
 /** What went wrong, independent of how an API words it. */
 export type ErrorKind =

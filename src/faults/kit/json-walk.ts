@@ -1,4 +1,4 @@
-import type { Rng } from './types.js';
+import type { Rng } from '../types.js';
 
 export type Scalar = string | number | boolean | null;
 export type Json = Scalar | Json[] | JsonObject;
