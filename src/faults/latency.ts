@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Transform } from 'node:stream';
 import { nonNegInt, probability } from './kit/common.js';
+import { BoundedMap } from './kit/rate-limit-bucket.js';
 import type { Fault, FaultContext, Rng } from './types.js';
 import { defineFault } from './define.js';
 
@@ -92,6 +93,19 @@ export function drawDelay(m: Model, rng: Rng, calls: number): number {
   }
 }
 
+/**
+ * The delay source of one fault instance. A degrading delay grows with the calls of the same
+ * (agent, tool), the key decisions use, so one agent's traffic does not degrade another's.
+ */
+function delays(model: Model): (ctx: FaultContext) => number {
+  if (model.pattern !== 'degrading') return (ctx) => Math.round(drawDelay(model, ctx.rng, 0));
+  const calls = new BoundedMap<{ n: number }>();
+  return (ctx) => {
+    const counter = calls.get(`${ctx.agent}\n${ctx.tool}`, () => ({ n: 0 }));
+    return Math.round(drawDelay(model, ctx.rng, counter.n++));
+  };
+}
+
 /** Delays each chunk of the body by a fresh draw; the wait ends early when the request does. */
 function chunkDelay(ctx: FaultContext, next: () => number): Transform {
   return new Transform({
@@ -102,27 +116,25 @@ function chunkDelay(ctx: FaultContext, next: () => number): Transform {
 }
 
 function createLatency(config: LatencyConfig): Fault {
-  const model = latencyModel(config);
-  let calls = 0;
-  const next = (rng: Rng) => Math.round(drawDelay(model, rng, calls++));
+  const next = delays(latencyModel(config));
   switch (config.phase) {
     case 'request':
       return {
         async request(ctx) {
-          await ctx.sleep(next(ctx.rng));
+          await ctx.sleep(next(ctx));
           return { kind: 'continue' };
         },
       };
     case 'first_byte':
       return {
         async response(ctx) {
-          await ctx.sleep(next(ctx.rng));
+          await ctx.sleep(next(ctx));
           return {};
         },
       };
     case 'chunk':
       return {
-        response: (ctx) => ({ stream: chunkDelay(ctx, () => next(ctx.rng)), keepsLength: true }),
+        response: (ctx) => ({ stream: chunkDelay(ctx, () => next(ctx)), keepsLength: true }),
       };
   }
 }

@@ -23,7 +23,7 @@ function regainAt(epochMs: number): string {
  * announced as `Retry-After`/`retry-after-ms` (when a retry would succeed).
  */
 export function budgetAnswer(
-  ctx: Pick<FaultContext, 'dialect' | 'jsonRpcId' | 'now'>,
+  ctx: Pick<FaultContext, 'dialect' | 'jsonRpcId' | 'now' | 'rng'>,
   untilMs: number,
 ): PreAction & { kind: 'respond' } {
   const headers = retryHeaders(untilMs);
