@@ -70,7 +70,12 @@ export class Exchange {
   tenant = '';
   /** Identifies the request body for retry detection (see ExchangeOutcome.bodyKey). */
   bodyKey = '';
-  private readonly startedEpoch = Date.now();
+  /**
+   * Arrival on the same clock as `startedAt` (timeOrigin + performance.now()), not `Date.now()`
+   * at construction: a millisecond-truncated epoch taken later than arrival made a failure seem
+   * to end after an immediate retry began, so the retry went unseen.
+   */
+  private readonly startedEpoch: number;
 
   constructor(
     protected readonly env: ExchangeEnv,
@@ -81,6 +86,7 @@ export class Exchange {
     private readonly startedAt: number,
     readonly requestId: number,
   ) {
+    this.startedEpoch = performance.timeOrigin + startedAt;
     this.stats = env.metrics.exchange(agent, tool);
     res.on('drain', this.onDrain);
     res.on('close', this.onClientClose);
