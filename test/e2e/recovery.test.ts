@@ -108,7 +108,7 @@ describe('recovery analytics end to end', () => {
     // A 429 asking for 2 s, retried at once.
     expect(await call(url, 'coder', '/search/q', 'rate_limit;retry_after_s=2')).toBe(429);
     expect(await call(url, 'coder', '/search/q')).toBe(200);
-    await waitFor(() => (fg.report()?.findings.length ?? 0) >= 2, 3000, 'findings');
+    await waitFor(() => (fg.report()?.findings.length ?? 0) >= 2, 5000, 'findings');
     const kinds = fg.report()!.findings.map((f) => `${f.kind}:${f.agent}:${f.tool}`);
     expect(kinds).toContain('accepted_broken_response:planner:llm');
     expect(kinds).toContain('ignores_retry_after:coder:search');

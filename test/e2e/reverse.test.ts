@@ -242,9 +242,9 @@ describe('reverse mode', () => {
       );
       req.on('error', () => {});
       req.end();
-      setTimeout(() => reject(new Error('no data')), 3000).unref();
+      setTimeout(() => reject(new Error('no data')), 10_000).unref();
     });
-    await waitFor(() => upstreamClosed, 3000, 'upstream to see the client leave');
+    await waitFor(() => upstreamClosed, 5000, 'upstream to see the client leave');
     expect(up.sockets.size).toBe(0);
   });
 

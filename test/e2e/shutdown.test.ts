@@ -65,7 +65,7 @@ describe('close() drains', () => {
     const { fg, url, adminUrl } = await startFaultgate(configYaml({ upstream: up.url }));
     expect((await fetch(`${adminUrl}/readyz`)).status).toBe(200);
     const slow = get(url, '/wait/500');
-    await waitFor(() => up.received() === 1, 2000, 'the request to reach the upstream');
+    await waitFor(() => up.received() === 1, 5000, 'the request to reach the upstream');
 
     const closing = fg.close(NEVER_MS);
     const ready = await fetch(`${adminUrl}/readyz`);
@@ -98,7 +98,7 @@ describe('close() drains', () => {
       });
     expect(await keepAliveGet(idle, '/')).toEqual({ status: 200, connection: 'keep-alive' });
     const slow = keepAliveGet(busy, '/wait/300');
-    await waitFor(() => up.received() === 2, 2000, 'the slow request to reach the upstream');
+    await waitFor(() => up.received() === 2, 5000, 'the slow request to reach the upstream');
     await fg.close(NEVER_MS);
     expect(await slow).toMatchObject({ status: 200 });
   });
@@ -142,7 +142,7 @@ describe('close() drains', () => {
     const { fg, url } = await startFaultgate(configYaml({ upstream: up.url }));
     // The upstream would answer after the test's end: only the drain deadline can end the request.
     const slow = get(url, `/wait/${NEVER_MS}`);
-    await waitFor(() => up.received() === 1, 2000, 'the request to reach the upstream');
+    await waitFor(() => up.received() === 1, 5000, 'the request to reach the upstream');
     const started = Date.now();
     await fg.close(300);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
@@ -150,7 +150,7 @@ describe('close() drains', () => {
     expect(reply.status).toBeUndefined();
     expect(reply.error).toBeDefined();
     // The upstream request was cancelled too.
-    await waitFor(() => up.sockets.size === 0, 2000, 'the upstream connection to close');
+    await waitFor(() => up.sockets.size === 0, 5000, 'the upstream connection to close');
   });
 });
 
@@ -162,7 +162,7 @@ describe('the faultgate process', () => {
     const up = await slowUpstream();
     const proc = await spawnFaultgate(yaml(up.url));
     const slow = get(proc.url, '/wait/500');
-    await waitFor(() => up.received() === 1, 2000, 'the request to reach the upstream');
+    await waitFor(() => up.received() === 1, 5000, 'the request to reach the upstream');
     const exit = exited(proc.child);
     proc.child.kill('SIGTERM');
     expect(await slow).toMatchObject({ status: 200, body: 'ok' });
@@ -175,10 +175,10 @@ describe('the faultgate process', () => {
     const proc = await spawnFaultgate(yaml(up.url));
     // Neither the upstream nor the 10 s drain would end this within the test: only SIGINT can.
     const slow = get(proc.url, `/wait/${NEVER_MS}`);
-    await waitFor(() => up.received() === 1, 2000, 'the request to reach the upstream');
+    await waitFor(() => up.received() === 1, 5000, 'the request to reach the upstream');
     const exit = exited(proc.child);
     proc.child.kill('SIGTERM');
-    await waitFor(() => proc.logs.some((l) => l.msg === 'shutting down: draining in-flight requests'), 3000);
+    await waitFor(() => proc.logs.some((l) => l.msg === 'shutting down: draining in-flight requests'), 5000);
     proc.child.kill('SIGINT');
     expect(await exit).toEqual({ code: 130, signal: null });
     expect((await slow).error).toBeDefined();

@@ -243,7 +243,7 @@ describe('bandwidth', () => {
       req.on('close', resolve);
       req.end();
     });
-    await waitFor(() => fg.fg.metrics.faults.activeCount() === 0, 2000, 'throttle released');
+    await waitFor(() => fg.fg.metrics.faults.activeCount() === 0, 5000, 'throttle released');
   });
 });
 
