@@ -98,9 +98,8 @@ function eventHandler(config: SseConfig, ctx: FaultContext): SseEventHandler {
         sink.push(withData(event, garble(event.data ?? '', rng)));
         return;
       case 'delay':
-        return ctx.sleep(config.delay_ms).then((waited) => {
-          if (waited) sink.push(event.raw);
-        });
+        // Cut short (shutdown, session abort) the event still goes on: a delay never drops it.
+        return ctx.sleep(config.delay_ms).then(() => sink.push(event.raw));
       case 'truncate':
         sink.cut();
         return;

@@ -95,7 +95,8 @@ function firstByteStall(ctx: FaultContext, ms: number): Transform {
         return;
       }
       waited = true;
-      ctx.sleep(ms).then((completed) => (completed ? cb(null, chunk) : cb()));
+      // Cut short (shutdown, session abort) the held chunk still goes on: a stall delays, it never drops.
+      ctx.sleep(ms).then(() => cb(null, chunk));
     },
   });
 }
