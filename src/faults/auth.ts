@@ -8,7 +8,7 @@ const authSchema = z.strictObject({
   status: z.union([z.literal(401), z.literal(403)]).default(401),
   format: dialectSchema.optional(),
 });
-export type AuthConfig = z.infer<typeof authSchema>;
+type AuthConfig = z.infer<typeof authSchema>;
 
 /** 401 (bad credentials) or 403 (no permission) in the tool's dialect. */
 function createAuth(config: AuthConfig): Fault {

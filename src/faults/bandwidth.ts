@@ -5,7 +5,7 @@ import type { Fault } from './types.js';
 import { defineFault } from './define.js';
 
 const bandwidthSchema = z.strictObject({ bytes_per_s: posInt });
-export type BandwidthConfig = z.infer<typeof bandwidthSchema>;
+type BandwidthConfig = z.infer<typeof bandwidthSchema>;
 
 /** Paces the response body to `bytes_per_s`; the bytes themselves are never changed. */
 function createBandwidth(config: BandwidthConfig): Fault {

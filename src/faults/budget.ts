@@ -25,7 +25,7 @@ const budgetSchema = z
     message: 'cost_usd needs prices',
     path: ['prices'],
   });
-export type BudgetConfig = z.infer<typeof budgetSchema>;
+type BudgetConfig = z.infer<typeof budgetSchema>;
 type Price = z.infer<typeof price>;
 
 interface Window {

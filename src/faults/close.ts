@@ -3,7 +3,7 @@ import type { Fault } from './types.js';
 import { defineFault } from './define.js';
 
 const closeSchema = z.strictObject({});
-export type CloseConfig = z.infer<typeof closeSchema>;
+type CloseConfig = z.infer<typeof closeSchema>;
 
 /** Closes the connection (FIN) without sending a response. */
 function createClose(_config: CloseConfig): Fault {

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { parseJson } from '../stream/buffered.js';
 import { probability } from './kit/common.js';
-import type { MutationResult } from './hallucination.js';
 import {
   cutText,
   type Json,
@@ -10,6 +9,7 @@ import {
   leavesOf,
   type Mutator,
   type MutationEnv,
+  type MutationResult,
   mutateLeaves,
   mutationEnv,
   setLeaf,
@@ -19,7 +19,7 @@ import { dataResponse, ResponseHistory, withCurrentRpcId } from './kit/response-
 import type { Fault, Rng } from './types.js';
 import { defineFault } from './define.js';
 
-export const contextCorruptionTypes = [
+const contextCorruptionTypes = [
   'truncate',
   'reorder',
   'duplicate',
@@ -34,7 +34,7 @@ const contextCorruptionSchema = z.strictObject({
   types: z.array(z.enum(contextCorruptionTypes)).min(1).default(['truncate']),
   severity: probability.default(0.3),
 });
-export type ContextCorruptionConfig = z.infer<typeof contextCorruptionSchema>;
+type ContextCorruptionConfig = z.infer<typeof contextCorruptionSchema>;
 type CorruptionType = (typeof contextCorruptionTypes)[number];
 type LeafType = Exclude<CorruptionType, 'stale' | 'overflow'>;
 
@@ -73,7 +73,7 @@ function onArray(env: MutationEnv, arrayOk: boolean, stringOk: boolean): boolean
 const isString = (leaf: Leaf): leaf is Leaf & { value: string } => typeof leaf.value === 'string';
 const nonEmpty = (leaf: Leaf) => isString(leaf) && leaf.value.length > 0;
 
-export const corruptionMutators: Record<LeafType, Mutator> = {
+const corruptionMutators: Record<LeafType, Mutator> = {
   truncate: {
     applies: nonEmpty,
     apply(leaf, env) {

@@ -43,7 +43,7 @@ const contextTruncationSchema = z
   .refine((c) => (c.max_chars === undefined) !== (c.fraction === undefined), {
     message: 'give exactly one of max_chars or fraction',
   });
-export type ContextTruncationConfig = z.infer<typeof contextTruncationSchema>;
+type ContextTruncationConfig = z.infer<typeof contextTruncationSchema>;
 
 /** Protocol discriminators: cutting them would break the request rather than shorten its text. */
 const STRUCTURAL_KEYS = new Set(['type', 'role']);

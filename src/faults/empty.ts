@@ -4,7 +4,7 @@ import type { Fault } from './types.js';
 import { defineFault } from './define.js';
 
 const emptySchema = z.strictObject({ status: httpStatus.default(200) });
-export type EmptyConfig = z.infer<typeof emptySchema>;
+type EmptyConfig = z.infer<typeof emptySchema>;
 
 /** Answers `status` (200) with an empty body, without calling the upstream. */
 function createEmpty(config: EmptyConfig): Fault {

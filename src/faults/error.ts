@@ -11,7 +11,7 @@ const errorSchema = z.strictObject({
   headers: headerMap.optional(),
   should_retry: z.boolean().optional(),
 });
-export type ErrorConfig = z.infer<typeof errorSchema>;
+type ErrorConfig = z.infer<typeof errorSchema>;
 
 /** Answers without calling the upstream: a status drawn from `status`, the body in the tool's dialect. */
 function createError(config: ErrorConfig): Fault {

@@ -7,6 +7,7 @@ import {
   type Leaf,
   type Mutator,
   type MutationEnv,
+  type MutationResult,
   mutateLeaves,
   mutationEnv,
   otherString,
@@ -16,7 +17,7 @@ import { dataResponse, ResponseHistory, withCurrentRpcId } from './kit/response-
 import type { Fault, Rng } from './types.js';
 import { defineFault } from './define.js';
 
-export const hallucinationTypes = [
+const hallucinationTypes = [
   'wrong_value',
   'fabricated_data',
   'contradiction',
@@ -30,13 +31,13 @@ const hallucinationSchema = z.strictObject({
   types: z.array(z.enum(hallucinationTypes)).min(1).default(['wrong_value']),
   severity: probability.default(0.3),
 });
-export type HallucinationConfig = z.infer<typeof hallucinationSchema>;
+type HallucinationConfig = z.infer<typeof hallucinationSchema>;
 type LeafType = Exclude<(typeof hallucinationTypes)[number], 'outdated'>;
 
 const sign = (rng: Rng) => (rng.next() < 0.5 ? -1 : 1);
 
 /** A different number of the same kind: integers move by up to half their size, floats by 10-50%. */
-export function wrongNumber(v: number, rng: Rng): number {
+function wrongNumber(v: number, rng: Rng): number {
   if (Number.isInteger(v)) {
     const d = rng.int(1, Math.max(1, Math.round(Math.abs(v) * 0.5)));
     const out = v >= 0 && v - d < 0 ? v + d : v + d * sign(rng);
@@ -195,7 +196,7 @@ function fabricateReference(leaf: Leaf, env: MutationEnv): Json {
 
 const scalar = (leaf: Leaf) => leaf.value !== null;
 
-export const hallucinationMutators: Record<LeafType, Mutator> = {
+const hallucinationMutators: Record<LeafType, Mutator> = {
   wrong_value: { applies: scalar, apply: (leaf, env) => setLeaf(leaf, wrongValue(leaf.value, env)) },
   fabricated_data: {
     applies: (leaf) => !leaf.root,
@@ -248,14 +249,6 @@ export const hallucinationMutators: Record<LeafType, Mutator> = {
     apply: (leaf, env) => setLeaf(leaf, fabricateReference(leaf, env)),
   },
 };
-
-export interface MutationResult {
-  root: Json;
-  /** Leaves touched (0 for a replay). */
-  touched: number;
-  /** The whole body was replaced by an earlier response (`outdated`/`stale`). */
-  replayed: boolean;
-}
 
 /**
  * Mutates a parsed JSON body in place. One type is drawn first: `outdated` replays `earlier`

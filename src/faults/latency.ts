@@ -5,8 +5,8 @@ import { BoundedMap } from './kit/rate-limit-bucket.js';
 import type { Fault, FaultContext, Rng } from './types.js';
 import { defineFault } from './define.js';
 
-export const latencyPatterns = ['fixed', 'uniform', 'exponential', 'spike', 'degrading', 'jitter'] as const;
-export const latencyProfiles = ['good', 'moderate', 'poor', 'degrading', 'spiky'] as const;
+const latencyPatterns = ['fixed', 'uniform', 'exponential', 'spike', 'degrading', 'jitter'] as const;
+const latencyProfiles = ['good', 'moderate', 'poor', 'degrading', 'spiky'] as const;
 
 const latencySchema = z
   .strictObject({
@@ -27,7 +27,7 @@ const latencySchema = z
     message: 'min_ms must be <= max_ms',
     path: ['max_ms'],
   });
-export type LatencyConfig = z.infer<typeof latencySchema>;
+type LatencyConfig = z.infer<typeof latencySchema>;
 
 type Pattern = (typeof latencyPatterns)[number];
 interface Model {
@@ -53,9 +53,9 @@ const profiles: Record<
 };
 
 /** A degrading delay stops growing here, so a long run cannot schedule hour-long timers. */
-export const MAX_DEGRADED_MS = 120_000;
+const MAX_DEGRADED_MS = 120_000;
 
-export function latencyModel(c: LatencyConfig): Model {
+function latencyModel(c: LatencyConfig): Model {
   const base: Model = {
     pattern: c.pattern,
     min: c.min_ms ?? 0,
@@ -69,7 +69,7 @@ export function latencyModel(c: LatencyConfig): Model {
 }
 
 /** One delay in ms; `calls` counts earlier draws (for degrading). */
-export function drawDelay(m: Model, rng: Rng, calls: number): number {
+function drawDelay(m: Model, rng: Rng, calls: number): number {
   const uniform = () => rng.between(m.min, m.max);
   switch (m.pattern) {
     case 'fixed':

@@ -8,10 +8,10 @@ import { defineFault } from './define.js';
 const malformedSchema = z.strictObject({
   kind: z.enum(['json_syntax', 'garbage', 'wrong_content_type', 'encoding']).default('json_syntax'),
 });
-export type MalformedConfig = z.infer<typeof malformedSchema>;
+type MalformedConfig = z.infer<typeof malformedSchema>;
 
 /** What `wrong_content_type` labels a body with: HTML, the usual lie of a gateway error page. */
-export const WRONG_CONTENT_TYPE = 'text/html; charset=utf-8';
+const WRONG_CONTENT_TYPE = 'text/html; charset=utf-8';
 
 function wrongContentType(head: ResponseHead): ResponseEffect {
   const current = head.headers['content-type'] ?? '';

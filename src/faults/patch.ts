@@ -28,7 +28,7 @@ const patchSchema = z.strictObject({
   status: httpStatus.optional(),
   headers: headerMap.optional(),
 });
-export type PatchConfig = z.infer<typeof patchSchema>;
+type PatchConfig = z.infer<typeof patchSchema>;
 
 /**
  * Applies `patch` to a JSON object response and sets `status`/`headers`. The head goes out before

@@ -23,7 +23,7 @@ const rateLimitSchema = z.strictObject({
     })
     .optional(),
 });
-export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
+type RateLimitConfig = z.infer<typeof rateLimitSchema>;
 type Quota = NonNullable<RateLimitConfig['quota']>;
 
 /**

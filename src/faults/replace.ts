@@ -14,7 +14,7 @@ const replaceSchema = z
   .refine((c) => c.status !== undefined || c.headers !== undefined || c.body !== undefined, {
     message: 'replace needs status, headers or body',
   });
-export type ReplaceConfig = z.infer<typeof replaceSchema>;
+type ReplaceConfig = z.infer<typeof replaceSchema>;
 
 /**
  * Reads and drops the upstream body, then sends `body` when the upstream's has ended: the

@@ -8,7 +8,7 @@ const resetSchema = z.strictObject({
   phase: z.enum(['before_response', 'mid_body']).default('before_response'),
   after_bytes: nonNegInt.default(0),
 });
-export type ResetConfig = z.infer<typeof resetSchema>;
+type ResetConfig = z.infer<typeof resetSchema>;
 
 /** A real TCP RST: before any response, or after `after_bytes` of the body went out. */
 function createReset(config: ResetConfig): Fault {

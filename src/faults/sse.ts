@@ -12,7 +12,7 @@ import { safeCut } from './kit/llm-answer.js';
 import type { Fault, FaultContext, Rng } from './types.js';
 import { defineFault } from './define.js';
 
-export const sseActions = [
+const sseActions = [
   'truncate',
   'drop',
   'duplicate',
@@ -30,7 +30,7 @@ const sseSchema = z.strictObject({
   delay_ms: nonNegInt.default(1000),
   format: dialectSchema.optional(),
 });
-export type SseConfig = z.infer<typeof sseSchema>;
+type SseConfig = z.infer<typeof sseSchema>;
 
 /** Actions that end the stream at the chosen event; the terminal event may be that event. */
 const ENDING = new Set<SseConfig['action']>(['truncate', 'stall', 'error_event']);

@@ -12,7 +12,7 @@ const timeoutSchema = z.strictObject({
     .default(504)
     .transform((v) => (v === '504' ? 504 : v)),
 });
-export type TimeoutConfig = z.infer<typeof timeoutSchema>;
+type TimeoutConfig = z.infer<typeof timeoutSchema>;
 
 /** Holds the request, then answers 504 in the tool's dialect, closes, or hangs until the client leaves. */
 function createTimeout(config: TimeoutConfig): Fault {

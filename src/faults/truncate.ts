@@ -15,10 +15,10 @@ const truncateSchema = z
   .refine((c) => !(c.after_bytes !== undefined && c.fraction !== undefined), {
     message: 'give after_bytes or fraction, not both',
   });
-export type TruncateConfig = z.infer<typeof truncateSchema>;
+type TruncateConfig = z.infer<typeof truncateSchema>;
 
 /** Neither `after_bytes` nor `fraction`: half the body. */
-export const DEFAULT_FRACTION = 0.5;
+const DEFAULT_FRACTION = 0.5;
 /** How long an abort waits for the bytes before the cut to leave faultgate before it cuts anyway. */
 const FLUSH_WAIT_MS = 2000;
 

@@ -83,5 +83,3 @@ export interface Fault {
    */
   readonly selfDecides?: boolean;
 }
-
-export type FaultFactory<C> = (config: C) => Fault;

@@ -17,7 +17,7 @@ const uncooperativeSchema = z.strictObject({
   stall_ms: nonNegInt.default(30_000),
   message: z.string().optional(),
 });
-export type UncooperativeConfig = z.infer<typeof uncooperativeSchema>;
+type UncooperativeConfig = z.infer<typeof uncooperativeSchema>;
 
 /**
  * An LLM that will not do the job: `refuse` answers with a refusal instead of the answer (tool

@@ -224,6 +224,15 @@ export function mutateLeaves<T extends string>(
   return plan.length;
 }
 
+/** What a body-mutating fault did to a parsed JSON body. */
+export interface MutationResult {
+  root: Json;
+  /** Leaves touched (0 for a replay). */
+  touched: number;
+  /** The whole body was replaced by an earlier response (`outdated`/`stale`). */
+  replayed: boolean;
+}
+
 /** Shuffles in place; an array of two or more distinct items always comes out in another order. */
 export function shuffle<T>(rng: Rng, items: T[]): T[] {
   const before = items.slice();
