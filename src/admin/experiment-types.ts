@@ -4,7 +4,7 @@
  * and the Pisama aliases. Built once: the registry does not change at run time.
  */
 import { z } from 'zod';
-import { type FaultType, faultAliases, faultSchemas, faultTypes } from '../faults/registry.js';
+import { type FaultType, faultAliases, faultSchema, faultTypes } from '../faults/registry.js';
 
 /** One config per type; `satisfies` makes a new fault type without an example a compile error. */
 const exampleConfigs = {
@@ -55,7 +55,7 @@ function dropSafeIntegerBounds(node: unknown): void {
  * other transform or refinement JSON Schema cannot express becomes `{}` rather than an error.
  */
 function configSchema(type: FaultType): Record<string, unknown> {
-  const schema = z.toJSONSchema(faultSchemas[type], { io: 'input', unrepresentable: 'any' });
+  const schema = z.toJSONSchema(faultSchema(type), { io: 'input', unrepresentable: 'any' });
   dropSafeIntegerBounds(schema);
   return schema as Record<string, unknown>;
 }

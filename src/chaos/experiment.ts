@@ -1,6 +1,6 @@
 import type { Experiment } from '../config/schema.js';
-import type { Dialect } from '../faults/common.js';
-import { faultFactories } from '../faults/registry.js';
+import type { Dialect } from '../types.js';
+import { createFault } from '../faults/registry.js';
 import type { Fault } from '../faults/types.js';
 import { compileValueGlob, type StringMatcher } from '../identity/glob.js';
 import { hash32 } from './rng.js';
@@ -53,7 +53,7 @@ export class CompiledExperiment {
   ) {
     this.name = definition.name;
     this.type = definition.type;
-    this.fault = (faultFactories[definition.type] as (c: unknown) => Fault)(definition.config);
+    this.fault = createFault(definition.type, definition.config);
     this.dialect = (definition.config as { format?: Dialect }).format;
     this.tools = anyOf(definition.target.tools);
     this.agents = anyOf(definition.target.agents);

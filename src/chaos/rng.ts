@@ -1,4 +1,4 @@
-import type { Rng } from '../faults/types.js';
+import type { Rng } from '../types.js';
 
 /** FNV-1a over a string, mixed with a seed: stable across runs and processes. */
 export function hash32(text: string, seed = 0): number {

@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { type Experiment, experimentSchema } from '../config/schema.js';
 import { formatPath, unionLiterals } from '../config/load.js';
-import { nonNegInt } from '../faults/common.js';
+import { nonNegInt } from '../faults/kit/common.js';
 import { faultAliases, isFaultType } from '../faults/registry.js';
 import type {
   BlastRadius,

@@ -1,6 +1,13 @@
 import { z } from 'zod';
-import { dialectSchema, nonNegInt, posInt, probability } from '../faults/common.js';
-import { type FaultType, faultAliases, faultSchemas, faultTypes, isFaultType } from '../faults/registry.js';
+import { dialectSchema, nonNegInt, posInt, probability } from '../faults/kit/common.js';
+import {
+  type FaultConfig,
+  type FaultType,
+  faultAliases,
+  faultSchema,
+  faultTypes,
+  isFaultType,
+} from '../faults/registry.js';
 
 /** `host:port`, `[v6]:port`; port 0 asks the OS for a free port. */
 const listenAddress = z.string().refine((s) => {
@@ -78,12 +85,11 @@ const experimentInput = z.strictObject({
   schedule: scheduleSchema.optional(),
 });
 
-type FaultConfigs = { [K in FaultType]: z.output<(typeof faultSchemas)[K]> };
 /** A validated experiment: `type` is canonical (aliases resolved), `config` parsed by the type's schema. */
 export type Experiment = {
   [K in FaultType]: Omit<z.output<typeof experimentInput>, 'type' | 'config'> & {
     type: K;
-    config: FaultConfigs[K];
+    config: FaultConfig<K>;
     /** The name the user wrote when it was an alias (e.g. `tool_unavailable`). */
     alias?: string;
   };
@@ -112,7 +118,7 @@ function checkTypeAndConfig(
   }
   const config = exp.config ?? {};
   if (typeof config !== 'object' || config === null || Array.isArray(config)) return; // reported by the object schema
-  const parsed = faultSchemas[type].safeParse({ ...faultAliases[exp.type]?.defaults, ...config });
+  const parsed = faultSchema(type).safeParse({ ...faultAliases[exp.type]?.defaults, ...config });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       ctx.addIssue({ ...issue, path: ['config', ...issue.path] } as z.core.$ZodRawIssue);
@@ -129,7 +135,7 @@ export const experimentSchema = experimentInput
     const alias = faultAliases[exp.type];
     const type = resolveType(exp.type);
     // An invalid type or config was already reported by the refinement above.
-    const parsed = type ? faultSchemas[type].safeParse({ ...alias?.defaults, ...exp.config }) : undefined;
+    const parsed = type ? faultSchema(type).safeParse({ ...alias?.defaults, ...exp.config }) : undefined;
     if (!type || !parsed?.success) return z.NEVER;
     return { ...exp, type, config: parsed.data, ...(alias ? { alias: exp.type } : {}) } as Experiment;
   });

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { throttle } from '../stream/throttle.js';
-import { posInt } from './common.js';
+import { posInt } from './kit/common.js';
 import type { Fault } from './types.js';
+import { defineFault } from './define.js';
 
-export const bandwidthSchema = z.strictObject({ bytes_per_s: posInt });
-export type BandwidthConfig = z.infer<typeof bandwidthSchema>;
+const bandwidthSchema = z.strictObject({ bytes_per_s: posInt });
+type BandwidthConfig = z.infer<typeof bandwidthSchema>;
 
 /** Paces the response body to `bytes_per_s`; the bytes themselves are never changed. */
-export function createBandwidth(config: BandwidthConfig): Fault {
+function createBandwidth(config: BandwidthConfig): Fault {
   return {
     response: (ctx) => ({
       stream: throttle(config.bytes_per_s, { now: () => ctx.now(), sleep: (ms) => ctx.sleep(ms) }),
@@ -15,3 +16,9 @@ export function createBandwidth(config: BandwidthConfig): Fault {
     }),
   };
 }
+
+export const bandwidthFault = defineFault({
+  type: 'bandwidth',
+  schema: bandwidthSchema,
+  create: createBandwidth,
+});

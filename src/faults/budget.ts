@@ -1,14 +1,15 @@
 import { z } from 'zod';
 import type { Fault, FaultContext } from './types.js';
-import { posInt } from './common.js';
-import { budgetAnswer } from './budget-answer.js';
-import { BoundedMap } from './rate-limit-bucket.js';
-import { observeUsage, pathModel, requestModel, type Usage } from './usage.js';
+import { posInt } from './kit/common.js';
+import { budgetAnswer } from './kit/budget-answer.js';
+import { BoundedMap } from './kit/rate-limit-bucket.js';
+import { observeUsage, pathModel, requestModel, type Usage } from './kit/usage.js';
+import { defineFault } from './define.js';
 
 /** Prices in USD per million tokens, by model name ("*" for any model). */
 const price = z.strictObject({ input: z.number().min(0), output: z.number().min(0) });
 
-export const budgetSchema = z
+const budgetSchema = z
   .strictObject({
     calls: posInt.optional(),
     tokens: posInt.optional(),
@@ -24,7 +25,7 @@ export const budgetSchema = z
     message: 'cost_usd needs prices',
     path: ['prices'],
   });
-export type BudgetConfig = z.infer<typeof budgetSchema>;
+type BudgetConfig = z.infer<typeof budgetSchema>;
 type Price = z.infer<typeof price>;
 
 interface Window {
@@ -62,7 +63,7 @@ export function costUsd(p: Price, usage: Usage): number {
  * at the key's first call; once a limit is reached, every call until the window ends gets the
  * dialect's quota error instead of the upstream. Not a coin: it sees every targeted request.
  */
-export function createBudget(config: BudgetConfig): Fault {
+function createBudget(config: BudgetConfig): Fault {
   const windowMs = config.window_s * 1000;
   const windows = new BoundedMap<Window>();
   const keyOf = (ctx: FaultContext) => (config.per === 'tenant' ? ctx.tenant : ctx.agent);
@@ -116,3 +117,5 @@ export function createBudget(config: BudgetConfig): Fault {
     });
   return fault;
 }
+
+export const budgetFault = defineFault({ type: 'budget', schema: budgetSchema, create: createBudget });

@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import type { Fault } from './types.js';
+import { defineFault } from './define.js';
 
-export const closeSchema = z.strictObject({});
-export type CloseConfig = z.infer<typeof closeSchema>;
+const closeSchema = z.strictObject({});
+type CloseConfig = z.infer<typeof closeSchema>;
 
 /** Closes the connection (FIN) without sending a response. */
-export function createClose(_config: CloseConfig): Fault {
+function createClose(_config: CloseConfig): Fault {
   return { request: () => ({ kind: 'close' }) };
 }
+
+export const closeFault = defineFault({ type: 'close', schema: closeSchema, create: createClose });

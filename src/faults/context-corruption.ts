@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { parseJson } from '../stream/buffered.js';
-import { probability } from './common.js';
-import type { MutationResult } from './hallucination.js';
+import { probability } from './kit/common.js';
 import {
   cutText,
   type Json,
@@ -10,15 +9,17 @@ import {
   leavesOf,
   type Mutator,
   type MutationEnv,
+  type MutationResult,
   mutateLeaves,
   mutationEnv,
   setLeaf,
   shuffle,
-} from './json-walk.js';
-import { dataResponse, ResponseHistory, withCurrentRpcId } from './response-history.js';
+} from './kit/json-walk.js';
+import { dataResponse, ResponseHistory, withCurrentRpcId } from './kit/response-history.js';
 import type { Fault, Rng } from './types.js';
+import { defineFault } from './define.js';
 
-export const contextCorruptionTypes = [
+const contextCorruptionTypes = [
   'truncate',
   'reorder',
   'duplicate',
@@ -29,11 +30,11 @@ export const contextCorruptionTypes = [
   'overflow',
 ] as const;
 
-export const contextCorruptionSchema = z.strictObject({
+const contextCorruptionSchema = z.strictObject({
   types: z.array(z.enum(contextCorruptionTypes)).min(1).default(['truncate']),
   severity: probability.default(0.3),
 });
-export type ContextCorruptionConfig = z.infer<typeof contextCorruptionSchema>;
+type ContextCorruptionConfig = z.infer<typeof contextCorruptionSchema>;
 type CorruptionType = (typeof contextCorruptionTypes)[number];
 type LeafType = Exclude<CorruptionType, 'stale' | 'overflow'>;
 
@@ -72,7 +73,7 @@ function onArray(env: MutationEnv, arrayOk: boolean, stringOk: boolean): boolean
 const isString = (leaf: Leaf): leaf is Leaf & { value: string } => typeof leaf.value === 'string';
 const nonEmpty = (leaf: Leaf) => isString(leaf) && leaf.value.length > 0;
 
-export const corruptionMutators: Record<LeafType, Mutator> = {
+const corruptionMutators: Record<LeafType, Mutator> = {
   truncate: {
     applies: nonEmpty,
     apply(leaf, env) {
@@ -231,7 +232,7 @@ function asText(body: Buffer): string | undefined {
 }
 
 /** Corrupts JSON or text tool output on its way into the agent's context. */
-export function createContextCorruption(config: ContextCorruptionConfig): Fault {
+function createContextCorruption(config: ContextCorruptionConfig): Fault {
   const history = config.types.includes('stale') ? new ResponseHistory() : undefined;
   const fault: Fault = {
     response: (ctx, head) =>
@@ -257,3 +258,9 @@ export function createContextCorruption(config: ContextCorruptionConfig): Fault 
   if (history) fault.requestBody = (ctx, body) => history.observe(ctx, body);
   return fault;
 }
+
+export const contextCorruptionFault = defineFault({
+  type: 'context_corruption',
+  schema: contextCorruptionSchema,
+  create: createContextCorruption,
+});

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseJson } from '../stream/buffered.js';
-import { nonNegInt } from './common.js';
+import { nonNegInt } from './kit/common.js';
 import {
   cutText,
   isContainer,
@@ -11,8 +11,9 @@ import {
   parsePath,
   type Slot,
   selectPath,
-} from './json-walk.js';
+} from './kit/json-walk.js';
 import type { Fault } from './types.js';
+import { defineFault } from './define.js';
 
 function pathProblem(path: string): string | undefined {
   try {
@@ -23,7 +24,7 @@ function pathProblem(path: string): string | undefined {
   }
 }
 
-export const contextTruncationSchema = z
+const contextTruncationSchema = z
   .strictObject({
     max_chars: nonNegInt.optional(),
     fraction: z.number().min(0).max(1).optional(),
@@ -42,7 +43,7 @@ export const contextTruncationSchema = z
   .refine((c) => (c.max_chars === undefined) !== (c.fraction === undefined), {
     message: 'give exactly one of max_chars or fraction',
   });
-export type ContextTruncationConfig = z.infer<typeof contextTruncationSchema>;
+type ContextTruncationConfig = z.infer<typeof contextTruncationSchema>;
 
 /** Protocol discriminators: cutting them would break the request rather than shorten its text. */
 const STRUCTURAL_KEYS = new Set(['type', 'role']);
@@ -124,7 +125,7 @@ function pathSelection(doc: JsonDoc, paths: readonly PathSegment[][]): Slot[] {
  * Request side: shortens string values of the JSON request body (`max_chars`, or keep a
  * `fraction`). The framework sends the new body with its new content-length.
  */
-export function createContextTruncation(config: ContextTruncationConfig): Fault {
+function createContextTruncation(config: ContextTruncationConfig): Fault {
   const paths = config.paths?.map(parsePath);
   const shorten = (s: string) =>
     cutText(s, config.max_chars ?? Math.floor(s.length * (config.fraction ?? 1)));
@@ -151,3 +152,9 @@ export function createContextTruncation(config: ContextTruncationConfig): Fault 
     },
   };
 }
+
+export const contextTruncationFault = defineFault({
+  type: 'context_truncation',
+  schema: contextTruncationSchema,
+  create: createContextTruncation,
+});

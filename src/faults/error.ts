@@ -1,19 +1,20 @@
 import { z } from 'zod';
-import { dialectSchema, headerMap, httpStatus } from './common.js';
-import { dialectError } from './dialect.js';
+import { dialectSchema, headerMap, httpStatus } from './kit/common.js';
+import { dialectError } from './kit/dialect.js';
 import type { Fault } from './types.js';
+import { defineFault } from './define.js';
 
-export const errorSchema = z.strictObject({
+const errorSchema = z.strictObject({
   status: z.union([httpStatus, z.array(httpStatus).min(1)]).default([500, 502, 503, 504]),
   format: dialectSchema.optional(),
   body: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
   headers: headerMap.optional(),
   should_retry: z.boolean().optional(),
 });
-export type ErrorConfig = z.infer<typeof errorSchema>;
+type ErrorConfig = z.infer<typeof errorSchema>;
 
 /** Answers without calling the upstream: a status drawn from `status`, the body in the tool's dialect. */
-export function createError(config: ErrorConfig): Fault {
+function createError(config: ErrorConfig): Fault {
   const statuses = Array.isArray(config.status) ? config.status : [config.status];
   return {
     request(ctx) {
@@ -28,3 +29,10 @@ export function createError(config: ErrorConfig): Fault {
     },
   };
 }
+
+export const errorFault = defineFault({
+  type: 'error',
+  schema: errorSchema,
+  create: createError,
+  aliases: { tool_unavailable: { status: 503 } },
+});

@@ -1,21 +1,23 @@
 import { z } from 'zod';
 import { parseJson } from '../stream/buffered.js';
-import { probability } from './common.js';
+import { probability } from './kit/common.js';
 import {
   cutText,
   type Json,
   type Leaf,
   type Mutator,
   type MutationEnv,
+  type MutationResult,
   mutateLeaves,
   mutationEnv,
   otherString,
   setLeaf,
-} from './json-walk.js';
-import { dataResponse, ResponseHistory, withCurrentRpcId } from './response-history.js';
+} from './kit/json-walk.js';
+import { dataResponse, ResponseHistory, withCurrentRpcId } from './kit/response-history.js';
 import type { Fault, Rng } from './types.js';
+import { defineFault } from './define.js';
 
-export const hallucinationTypes = [
+const hallucinationTypes = [
   'wrong_value',
   'fabricated_data',
   'contradiction',
@@ -25,17 +27,17 @@ export const hallucinationTypes = [
   'nonexistent_reference',
 ] as const;
 
-export const hallucinationSchema = z.strictObject({
+const hallucinationSchema = z.strictObject({
   types: z.array(z.enum(hallucinationTypes)).min(1).default(['wrong_value']),
   severity: probability.default(0.3),
 });
-export type HallucinationConfig = z.infer<typeof hallucinationSchema>;
+type HallucinationConfig = z.infer<typeof hallucinationSchema>;
 type LeafType = Exclude<(typeof hallucinationTypes)[number], 'outdated'>;
 
 const sign = (rng: Rng) => (rng.next() < 0.5 ? -1 : 1);
 
 /** A different number of the same kind: integers move by up to half their size, floats by 10-50%. */
-export function wrongNumber(v: number, rng: Rng): number {
+function wrongNumber(v: number, rng: Rng): number {
   if (Number.isInteger(v)) {
     const d = rng.int(1, Math.max(1, Math.round(Math.abs(v) * 0.5)));
     const out = v >= 0 && v - d < 0 ? v + d : v + d * sign(rng);
@@ -194,7 +196,7 @@ function fabricateReference(leaf: Leaf, env: MutationEnv): Json {
 
 const scalar = (leaf: Leaf) => leaf.value !== null;
 
-export const hallucinationMutators: Record<LeafType, Mutator> = {
+const hallucinationMutators: Record<LeafType, Mutator> = {
   wrong_value: { applies: scalar, apply: (leaf, env) => setLeaf(leaf, wrongValue(leaf.value, env)) },
   fabricated_data: {
     applies: (leaf) => !leaf.root,
@@ -248,14 +250,6 @@ export const hallucinationMutators: Record<LeafType, Mutator> = {
   },
 };
 
-export interface MutationResult {
-  root: Json;
-  /** Leaves touched (0 for a replay). */
-  touched: number;
-  /** The whole body was replaced by an earlier response (`outdated`/`stale`). */
-  replayed: boolean;
-}
-
 /**
  * Mutates a parsed JSON body in place. One type is drawn first: `outdated` replays `earlier`
  * (or, with none, falls back to `wrong_value`); any other means leaf-level mutation with the
@@ -280,7 +274,7 @@ export function hallucinate(
 }
 
 /** Mutates JSON response values; non-JSON bodies pass through, counted as skipped. */
-export function createHallucination(config: HallucinationConfig): Fault {
+function createHallucination(config: HallucinationConfig): Fault {
   const history = config.types.includes('outdated') ? new ResponseHistory() : undefined;
   const fault: Fault = {
     response: (ctx, head) =>
@@ -303,3 +297,9 @@ export function createHallucination(config: HallucinationConfig): Fault {
   if (history) fault.requestBody = (ctx, body) => history.observe(ctx, body);
   return fault;
 }
+
+export const hallucinationFault = defineFault({
+  type: 'hallucination',
+  schema: hallucinationSchema,
+  create: createHallucination,
+});

@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { Transform } from 'node:stream';
-import { nonNegInt, probability } from './common.js';
+import { nonNegInt, probability } from './kit/common.js';
+import { BoundedMap } from './kit/rate-limit-bucket.js';
 import type { Fault, FaultContext, Rng } from './types.js';
+import { defineFault } from './define.js';
 
-export const latencyPatterns = ['fixed', 'uniform', 'exponential', 'spike', 'degrading', 'jitter'] as const;
-export const latencyProfiles = ['good', 'moderate', 'poor', 'degrading', 'spiky'] as const;
+const latencyPatterns = ['fixed', 'uniform', 'exponential', 'spike', 'degrading', 'jitter'] as const;
+const latencyProfiles = ['good', 'moderate', 'poor', 'degrading', 'spiky'] as const;
 
-export const latencySchema = z
+const latencySchema = z
   .strictObject({
     pattern: z.enum(latencyPatterns).default('uniform'),
     min_ms: nonNegInt.optional(),
@@ -25,7 +27,7 @@ export const latencySchema = z
     message: 'min_ms must be <= max_ms',
     path: ['max_ms'],
   });
-export type LatencyConfig = z.infer<typeof latencySchema>;
+type LatencyConfig = z.infer<typeof latencySchema>;
 
 type Pattern = (typeof latencyPatterns)[number];
 interface Model {
@@ -51,9 +53,9 @@ const profiles: Record<
 };
 
 /** A degrading delay stops growing here, so a long run cannot schedule hour-long timers. */
-export const MAX_DEGRADED_MS = 120_000;
+const MAX_DEGRADED_MS = 120_000;
 
-export function latencyModel(c: LatencyConfig): Model {
+function latencyModel(c: LatencyConfig): Model {
   const base: Model = {
     pattern: c.pattern,
     min: c.min_ms ?? 0,
@@ -67,7 +69,7 @@ export function latencyModel(c: LatencyConfig): Model {
 }
 
 /** One delay in ms; `calls` counts earlier draws (for degrading). */
-export function drawDelay(m: Model, rng: Rng, calls: number): number {
+function drawDelay(m: Model, rng: Rng, calls: number): number {
   const uniform = () => rng.between(m.min, m.max);
   switch (m.pattern) {
     case 'fixed':
@@ -91,6 +93,19 @@ export function drawDelay(m: Model, rng: Rng, calls: number): number {
   }
 }
 
+/**
+ * The delay source of one fault instance. A degrading delay grows with the calls of the same
+ * (agent, tool), the key decisions use, so one agent's traffic does not degrade another's.
+ */
+function delays(model: Model): (ctx: FaultContext) => number {
+  if (model.pattern !== 'degrading') return (ctx) => Math.round(drawDelay(model, ctx.rng, 0));
+  const calls = new BoundedMap<{ n: number }>();
+  return (ctx) => {
+    const counter = calls.get(`${ctx.agent}\n${ctx.tool}`, () => ({ n: 0 }));
+    return Math.round(drawDelay(model, ctx.rng, counter.n++));
+  };
+}
+
 /** Delays each chunk of the body by a fresh draw; the wait ends early when the request does. */
 function chunkDelay(ctx: FaultContext, next: () => number): Transform {
   return new Transform({
@@ -100,28 +115,28 @@ function chunkDelay(ctx: FaultContext, next: () => number): Transform {
   });
 }
 
-export function createLatency(config: LatencyConfig): Fault {
-  const model = latencyModel(config);
-  let calls = 0;
-  const next = (rng: Rng) => Math.round(drawDelay(model, rng, calls++));
+function createLatency(config: LatencyConfig): Fault {
+  const next = delays(latencyModel(config));
   switch (config.phase) {
     case 'request':
       return {
         async request(ctx) {
-          await ctx.sleep(next(ctx.rng));
+          await ctx.sleep(next(ctx));
           return { kind: 'continue' };
         },
       };
     case 'first_byte':
       return {
         async response(ctx) {
-          await ctx.sleep(next(ctx.rng));
+          await ctx.sleep(next(ctx));
           return {};
         },
       };
     case 'chunk':
       return {
-        response: (ctx) => ({ stream: chunkDelay(ctx, () => next(ctx.rng)), keepsLength: true }),
+        response: (ctx) => ({ stream: chunkDelay(ctx, () => next(ctx)), keepsLength: true }),
       };
   }
 }
+
+export const latencyFault = defineFault({ type: 'latency', schema: latencySchema, create: createLatency });

@@ -3,14 +3,15 @@ import { bufferedRewrite } from '../stream/buffered.js';
 import { breakJson, garbageStream, invalidUtf8Stream } from '../stream/corrupt.js';
 import { hasBody, isEventStream } from '../stream/http-body.js';
 import type { Fault, FaultContext, ResponseEffect, ResponseHead } from './types.js';
+import { defineFault } from './define.js';
 
-export const malformedSchema = z.strictObject({
+const malformedSchema = z.strictObject({
   kind: z.enum(['json_syntax', 'garbage', 'wrong_content_type', 'encoding']).default('json_syntax'),
 });
-export type MalformedConfig = z.infer<typeof malformedSchema>;
+type MalformedConfig = z.infer<typeof malformedSchema>;
 
 /** What `wrong_content_type` labels a body with: HTML, the usual lie of a gateway error page. */
-export const WRONG_CONTENT_TYPE = 'text/html; charset=utf-8';
+const WRONG_CONTENT_TYPE = 'text/html; charset=utf-8';
 
 function wrongContentType(head: ResponseHead): ResponseEffect {
   const current = head.headers['content-type'] ?? '';
@@ -43,7 +44,7 @@ function jsonSyntax(ctx: FaultContext, head: ResponseHead): ResponseEffect | und
  * - `wrong_content_type`: the body stays, `content-type` becomes text/html.
  * - `encoding`: bytes that are never valid UTF-8 replace some letters of the text.
  */
-export function createMalformed(config: MalformedConfig): Fault {
+function createMalformed(config: MalformedConfig): Fault {
   return {
     response(ctx, head) {
       if (config.kind === 'wrong_content_type') return wrongContentType(head);
@@ -64,3 +65,10 @@ export function createMalformed(config: MalformedConfig): Fault {
     },
   };
 }
+
+export const malformedFault = defineFault({
+  type: 'malformed',
+  schema: malformedSchema,
+  create: createMalformed,
+  aliases: { malformed_output: {} },
+});

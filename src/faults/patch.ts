@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { bufferedRewrite, parseJson } from '../stream/buffered.js';
 import { applyHead, hasBody, isEventStream, isJsonType } from '../stream/http-body.js';
 import { isJsonObject, mergePatch } from '../stream/json-merge-patch.js';
-import { headerMap, httpStatus } from './common.js';
+import { headerMap, httpStatus } from './kit/common.js';
 import type { Fault } from './types.js';
+import { defineFault } from './define.js';
 
 /**
  * The patch may also be JSON text: a header override (`patch;patch={"a":1}`) carries only text,
@@ -22,12 +23,12 @@ function jsonText(value: unknown): unknown {
 }
 
 /** `patch` is an RFC 7396 JSON merge patch applied to a JSON response body. */
-export const patchSchema = z.strictObject({
+const patchSchema = z.strictObject({
   patch: z.preprocess(jsonText, z.record(z.string(), z.unknown())),
   status: httpStatus.optional(),
   headers: headerMap.optional(),
 });
-export type PatchConfig = z.infer<typeof patchSchema>;
+type PatchConfig = z.infer<typeof patchSchema>;
 
 /**
  * Applies `patch` to a JSON object response and sets `status`/`headers`. The head goes out before
@@ -35,7 +36,7 @@ export type PatchConfig = z.infer<typeof patchSchema>;
  * whole; a body that turns out not to be a JSON object, or is larger than max_body_bytes, passes
  * untouched (skipped) under the changed head. The patched body is re-serialised compactly.
  */
-export function createPatch(config: PatchConfig): Fault {
+function createPatch(config: PatchConfig): Fault {
   return {
     response(ctx, head) {
       const type = head.headers['content-type'];
@@ -62,3 +63,5 @@ export function createPatch(config: PatchConfig): Fault {
     },
   };
 }
+
+export const patchFault = defineFault({ type: 'patch', schema: patchSchema, create: createPatch });

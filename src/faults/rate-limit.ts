@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import type { Fault, FaultContext } from './types.js';
-import { dialectSchema, headerMap, httpStatus, numberOrRange, posInt } from './common.js';
-import { type LimitState, rateLimitAnswer } from './rate-limit-answer.js';
-import { TokenBuckets } from './rate-limit-bucket.js';
-import { observeUsage } from './usage.js';
+import { dialectSchema, headerMap, httpStatus, numberOrRange, posInt } from './kit/common.js';
+import { type LimitState, rateLimitAnswer } from './kit/rate-limit-answer.js';
+import { TokenBuckets } from './kit/rate-limit-bucket.js';
+import { observeUsage } from './kit/usage.js';
+import { defineFault } from './define.js';
 
-export const rateLimitSchema = z.strictObject({
+const rateLimitSchema = z.strictObject({
   status: httpStatus.default(429),
   retry_after_s: numberOrRange.default(1),
   format: dialectSchema.optional(),
@@ -22,7 +23,7 @@ export const rateLimitSchema = z.strictObject({
     })
     .optional(),
 });
-export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
+type RateLimitConfig = z.infer<typeof rateLimitSchema>;
 type Quota = NonNullable<RateLimitConfig['quota']>;
 
 /**
@@ -37,7 +38,7 @@ const COIN_TOKENS = 150_000;
  * and `retry_after_s` is drawn per answer; with `quota` the fault decides itself from real
  * token buckets per agent or tenant, and a request that finds tokens passes untouched.
  */
-export function createRateLimit(config: RateLimitConfig): Fault {
+function createRateLimit(config: RateLimitConfig): Fault {
   if (config.quota) return quotaFault(config, config.quota);
   const [min, max] =
     typeof config.retry_after_s === 'number'
@@ -100,3 +101,9 @@ function quotaFault(config: RateLimitConfig, quota: Quota): Fault {
   }
   return fault;
 }
+
+export const rateLimitFault = defineFault({
+  type: 'rate_limit',
+  schema: rateLimitSchema,
+  create: createRateLimit,
+});

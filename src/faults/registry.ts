@@ -1,86 +1,85 @@
 import type { z } from 'zod';
+import { authFault } from './auth.js';
+import { bandwidthFault } from './bandwidth.js';
+import { budgetFault } from './budget.js';
+import { closeFault } from './close.js';
+import { contextCorruptionFault } from './context-corruption.js';
+import { contextTruncationFault } from './context-truncation.js';
+import { emptyFault } from './empty.js';
+import { errorFault } from './error.js';
+import { hallucinationFault } from './hallucination.js';
+import { latencyFault } from './latency.js';
+import { malformedFault } from './malformed.js';
+import { patchFault } from './patch.js';
+import { rateLimitFault } from './rate-limit.js';
+import { replaceFault } from './replace.js';
+import { resetFault } from './reset.js';
+import { sseFault } from './sse.js';
+import { timeoutFault } from './timeout.js';
+import { truncateFault } from './truncate.js';
 import type { Fault } from './types.js';
-import { authSchema, createAuth } from './auth.js';
-import { createBandwidth, bandwidthSchema } from './bandwidth.js';
-import { createBudget, budgetSchema } from './budget.js';
-import { closeSchema, createClose } from './close.js';
-import { createContextCorruption, contextCorruptionSchema } from './context-corruption.js';
-import { createContextTruncation, contextTruncationSchema } from './context-truncation.js';
-import { createEmpty, emptySchema } from './empty.js';
-import { createError, errorSchema } from './error.js';
-import { createHallucination, hallucinationSchema } from './hallucination.js';
-import { createLatency, latencySchema } from './latency.js';
-import { createMalformed, malformedSchema } from './malformed.js';
-import { createPatch, patchSchema } from './patch.js';
-import { createRateLimit, rateLimitSchema } from './rate-limit.js';
-import { createReplace, replaceSchema } from './replace.js';
-import { createReset, resetSchema } from './reset.js';
-import { createSse, sseSchema } from './sse.js';
-import { createTimeout, timeoutSchema } from './timeout.js';
-import { createTruncate, truncateSchema } from './truncate.js';
-import { createUncooperative, uncooperativeSchema } from './uncooperative.js';
+import { uncooperativeFault } from './uncooperative.js';
 
 /**
- * Every fault type and the zod schema of its `config`. Explicit imports, no side effects:
- * adding a fault means adding one file and one line here (docs/creating-faults.md).
+ * Every fault type, in catalogue order (docs/faults.md, the admin API's listing). Explicit
+ * imports, no side effects: adding a fault means one file and one entry here
+ * (docs/creating-faults.md). Everything below is derived from this list.
  */
-export const faultSchemas = {
-  latency: latencySchema,
-  error: errorSchema,
-  rate_limit: rateLimitSchema,
-  auth: authSchema,
-  timeout: timeoutSchema,
-  reset: resetSchema,
-  close: closeSchema,
-  truncate: truncateSchema,
-  malformed: malformedSchema,
-  empty: emptySchema,
-  bandwidth: bandwidthSchema,
-  sse: sseSchema,
-  hallucination: hallucinationSchema,
-  context_corruption: contextCorruptionSchema,
-  context_truncation: contextTruncationSchema,
-  uncooperative: uncooperativeSchema,
-  budget: budgetSchema,
-  replace: replaceSchema,
-  patch: patchSchema,
-} as const satisfies Record<string, z.ZodType>;
+export const faultDefinitions = [
+  latencyFault,
+  errorFault,
+  rateLimitFault,
+  authFault,
+  timeoutFault,
+  resetFault,
+  closeFault,
+  truncateFault,
+  malformedFault,
+  emptyFault,
+  bandwidthFault,
+  sseFault,
+  hallucinationFault,
+  contextCorruptionFault,
+  contextTruncationFault,
+  uncooperativeFault,
+  budgetFault,
+  replaceFault,
+  patchFault,
+] as const;
 
-export type FaultType = keyof typeof faultSchemas;
-export const faultTypes = Object.keys(faultSchemas) as FaultType[];
+type Definition = (typeof faultDefinitions)[number];
+export type FaultType = Definition['type'];
+/** The parsed `config` of one fault type (defaults applied). */
+export type FaultConfig<K extends FaultType> = z.output<Extract<Definition, { type: K }>['schema']>;
 
-/** Pisama's experiment names, mapped to ours with the config defaults they imply. */
-export const faultAliases: Record<string, { type: FaultType; defaults: Record<string, unknown> }> = {
-  tool_unavailable: { type: 'error', defaults: { status: 503 } },
-  uncooperative_agent: { type: 'uncooperative', defaults: {} },
-  malformed_output: { type: 'malformed', defaults: {} },
-};
+/** An index over the list for lookups by name; built once at import. */
+const byType: ReadonlyMap<string, Definition> = new Map(faultDefinitions.map((d) => [d.type, d]));
 
-type Configs = { [K in FaultType]: z.output<(typeof faultSchemas)[K]> };
+export const faultTypes: readonly FaultType[] = faultDefinitions.map((d) => d.type);
 
-/** Every fault type's factory: built once per experiment, it holds the fault's own state. */
-export const faultFactories: { [K in FaultType]: (config: Configs[K]) => Fault } = {
-  latency: createLatency,
-  error: createError,
-  rate_limit: createRateLimit,
-  auth: createAuth,
-  timeout: createTimeout,
-  reset: createReset,
-  close: createClose,
-  truncate: createTruncate,
-  malformed: createMalformed,
-  empty: createEmpty,
-  bandwidth: createBandwidth,
-  sse: createSse,
-  hallucination: createHallucination,
-  context_corruption: createContextCorruption,
-  context_truncation: createContextTruncation,
-  uncooperative: createUncooperative,
-  budget: createBudget,
-  replace: createReplace,
-  patch: createPatch,
-};
+/** Alias name -> canonical type and implied defaults. No prototype: `constructor` is not an alias. */
+export const faultAliases: Readonly<Record<string, { type: FaultType; defaults: Record<string, unknown> }>> =
+  Object.assign(
+    Object.create(null),
+    Object.fromEntries(
+      faultDefinitions.flatMap((d) =>
+        Object.entries(d.aliases ?? {}).map(([name, defaults]) => [name, { type: d.type, defaults }]),
+      ),
+    ),
+  );
 
 export function isFaultType(name: string): name is FaultType {
-  return Object.hasOwn(faultSchemas, name);
+  return byType.has(name);
+}
+
+/** The zod schema of a fault type's `config`. */
+export function faultSchema(type: FaultType): z.ZodType {
+  return byType.get(type)!.schema;
+}
+
+/** Builds a fault's runtime from its already parsed `config`. */
+export function createFault(type: FaultType, config: unknown): Fault {
+  // The experiment's config was parsed by this same definition's schema (config/schema.ts).
+  const create = byType.get(type)!.create as (config: unknown) => Fault;
+  return create(config);
 }

@@ -1,10 +1,11 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { z } from 'zod';
 import { applyHead, hasBody } from '../stream/http-body.js';
-import { headerMap, httpStatus } from './common.js';
+import { headerMap, httpStatus } from './kit/common.js';
 import type { Fault } from './types.js';
+import { defineFault } from './define.js';
 
-export const replaceSchema = z
+const replaceSchema = z
   .strictObject({
     status: httpStatus.optional(),
     headers: headerMap.optional(),
@@ -13,7 +14,7 @@ export const replaceSchema = z
   .refine((c) => c.status !== undefined || c.headers !== undefined || c.body !== undefined, {
     message: 'replace needs status, headers or body',
   });
-export type ReplaceConfig = z.infer<typeof replaceSchema>;
+type ReplaceConfig = z.infer<typeof replaceSchema>;
 
 /**
  * Reads and drops the upstream body, then sends `body` when the upstream's has ended: the
@@ -35,7 +36,7 @@ function replaceBody(body: Buffer): Transform {
  * A string body is sent as is, an object or array as JSON (with `content-type: application/json`
  * unless `headers` sets one); `content-length` always matches what is sent.
  */
-export function createReplace(config: ReplaceConfig): Fault {
+function createReplace(config: ReplaceConfig): Fault {
   const json = config.body !== undefined && typeof config.body !== 'string';
   const body =
     config.body === undefined
@@ -57,3 +58,5 @@ export function createReplace(config: ReplaceConfig): Fault {
     },
   };
 }
+
+export const replaceFault = defineFault({ type: 'replace', schema: replaceSchema, create: createReplace });

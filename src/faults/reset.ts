@@ -1,16 +1,17 @@
 import { z } from 'zod';
 import { Transform } from 'node:stream';
-import { nonNegInt } from './common.js';
+import { nonNegInt } from './kit/common.js';
 import type { Fault } from './types.js';
+import { defineFault } from './define.js';
 
-export const resetSchema = z.strictObject({
+const resetSchema = z.strictObject({
   phase: z.enum(['before_response', 'mid_body']).default('before_response'),
   after_bytes: nonNegInt.default(0),
 });
-export type ResetConfig = z.infer<typeof resetSchema>;
+type ResetConfig = z.infer<typeof resetSchema>;
 
 /** A real TCP RST: before any response, or after `after_bytes` of the body went out. */
-export function createReset(config: ResetConfig): Fault {
+function createReset(config: ResetConfig): Fault {
   if (config.phase === 'before_response') return { request: () => ({ kind: 'reset' }) };
   return {
     response(ctx) {
@@ -39,3 +40,5 @@ export function createReset(config: ResetConfig): Fault {
     },
   };
 }
+
+export const resetFault = defineFault({ type: 'reset', schema: resetSchema, create: createReset });

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { SeededRng } from '../chaos/rng.js';
 import { midStreamError, type SseApi, sniffApi, streamDialect } from '../stream/sse-api.js';
 import { isTerminal } from '../stream/sse-dialect.js';
 import {
@@ -8,11 +7,12 @@ import {
   SseEventTransform,
   withData,
 } from '../stream/sse-transform.js';
-import { dialectSchema, nonNegInt, probability } from './common.js';
-import { safeCut } from './llm-answer.js';
+import { dialectSchema, nonNegInt, probability } from './kit/common.js';
+import { safeCut } from './kit/llm-answer.js';
 import type { Fault, FaultContext, Rng } from './types.js';
+import { defineFault } from './define.js';
 
-export const sseActions = [
+const sseActions = [
   'truncate',
   'drop',
   'duplicate',
@@ -23,14 +23,14 @@ export const sseActions = [
   'stall',
 ] as const;
 
-export const sseSchema = z.strictObject({
+const sseSchema = z.strictObject({
   action: z.enum(sseActions),
   after_events: nonNegInt.default(0),
   event_probability: probability.default(1),
   delay_ms: nonNegInt.default(1000),
   format: dialectSchema.optional(),
 });
-export type SseConfig = z.infer<typeof sseSchema>;
+type SseConfig = z.infer<typeof sseSchema>;
 
 /** Actions that end the stream at the chosen event; the terminal event may be that event. */
 const ENDING = new Set<SseConfig['action']>(['truncate', 'stall', 'error_event']);
@@ -40,7 +40,7 @@ const ENDING = new Set<SseConfig['action']>(['truncate', 'stall', 'error_event']
  * affected; this decides, per event, which events are: the first `after_events` events pass,
  * each later one is affected with `event_probability`. Untouched events keep their exact bytes.
  */
-export function createSse(config: SseConfig): Fault {
+function createSse(config: SseConfig): Fault {
   return {
     response(ctx, head) {
       if (!isEventStreamType(head.headers['content-type'])) {
@@ -59,9 +59,9 @@ export function createSse(config: SseConfig): Fault {
 }
 
 function eventHandler(config: SseConfig, ctx: FaultContext): SseEventHandler {
-  // A stream of its own, drawn once: event decisions stay the same whatever other faults of the
-  // request draw per chunk, and however the upstream happens to split its writes.
-  const rng = new SeededRng(ctx.rng.int(0, 0xffffffff));
+  // The run gives each experiment its own stream: event decisions stay the same whatever other
+  // faults of the request draw per chunk, and however the upstream happens to split its writes.
+  const { rng } = ctx;
   const { action } = config;
   let counted = 0;
   let api: SseApi | undefined;
@@ -98,9 +98,8 @@ function eventHandler(config: SseConfig, ctx: FaultContext): SseEventHandler {
         sink.push(withData(event, garble(event.data ?? '', rng)));
         return;
       case 'delay':
-        return ctx.sleep(config.delay_ms).then((waited) => {
-          if (waited) sink.push(event.raw);
-        });
+        // Cut short (shutdown, session abort) the event still goes on: a delay never drops it.
+        return ctx.sleep(config.delay_ms).then(() => sink.push(event.raw));
       case 'truncate':
         sink.cut();
         return;
@@ -128,3 +127,5 @@ function garble(data: string, rng: Rng): string {
 function withoutBom(raw: Buffer): Buffer {
   return raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? raw.subarray(3) : raw;
 }
+
+export const sseFault = defineFault({ type: 'sse', schema: sseSchema, create: createSse });

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { nonNegInt } from './common.js';
-import { dialectError } from './dialect.js';
+import { nonNegInt } from './kit/common.js';
+import { dialectError } from './kit/dialect.js';
 import type { Fault } from './types.js';
+import { defineFault } from './define.js';
 
-export const timeoutSchema = z.strictObject({
+const timeoutSchema = z.strictObject({
   after_ms: nonNegInt.default(30_000),
   // biome-ignore lint/suspicious/noThenProperty: `then` is the SPEC's key name; this object is never awaited.
   then: z
@@ -11,10 +12,10 @@ export const timeoutSchema = z.strictObject({
     .default(504)
     .transform((v) => (v === '504' ? 504 : v)),
 });
-export type TimeoutConfig = z.infer<typeof timeoutSchema>;
+type TimeoutConfig = z.infer<typeof timeoutSchema>;
 
 /** Holds the request, then answers 504 in the tool's dialect, closes, or hangs until the client leaves. */
-export function createTimeout(config: TimeoutConfig): Fault {
+function createTimeout(config: TimeoutConfig): Fault {
   return {
     async request(ctx) {
       if (config.then === 'hang') return { kind: 'hang' };
@@ -25,3 +26,5 @@ export function createTimeout(config: TimeoutConfig): Fault {
     },
   };
 }
+
+export const timeoutFault = defineFault({ type: 'timeout', schema: timeoutSchema, create: createTimeout });

@@ -2,10 +2,11 @@ import type { Transform } from 'node:stream';
 import { z } from 'zod';
 import { type CutPlan, cutStream } from '../stream/cut.js';
 import { contentLength, hasBody, isEncoded, isEventStream } from '../stream/http-body.js';
-import { nonNegInt } from './common.js';
+import { nonNegInt } from './kit/common.js';
 import type { Fault, FaultContext } from './types.js';
+import { defineFault } from './define.js';
 
-export const truncateSchema = z
+const truncateSchema = z
   .strictObject({
     after_bytes: nonNegInt.optional(),
     fraction: z.number().min(0).max(1).optional(),
@@ -14,10 +15,10 @@ export const truncateSchema = z
   .refine((c) => !(c.after_bytes !== undefined && c.fraction !== undefined), {
     message: 'give after_bytes or fraction, not both',
   });
-export type TruncateConfig = z.infer<typeof truncateSchema>;
+type TruncateConfig = z.infer<typeof truncateSchema>;
 
 /** Neither `after_bytes` nor `fraction`: half the body. */
-export const DEFAULT_FRACTION = 0.5;
+const DEFAULT_FRACTION = 0.5;
 /** How long an abort waits for the bytes before the cut to leave faultgate before it cuts anyway. */
 const FLUSH_WAIT_MS = 2000;
 
@@ -37,7 +38,7 @@ async function cutWhenFlushed(ctx: FaultContext, stream: Transform): Promise<voi
  * and ends the connection mid-message; `clean` ends the message short with headers that match:
  * `content-length` set to the cut when the length is known, else chunked with a proper last chunk.
  */
-export function createTruncate(config: TruncateConfig): Fault {
+function createTruncate(config: TruncateConfig): Fault {
   const clean = config.mode === 'clean';
   const fraction = config.fraction ?? DEFAULT_FRACTION;
   return {
@@ -80,3 +81,9 @@ export function createTruncate(config: TruncateConfig): Fault {
     },
   };
 }
+
+export const truncateFault = defineFault({
+  type: 'truncate',
+  schema: truncateSchema,
+  create: createTruncate,
+});

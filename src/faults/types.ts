@@ -1,17 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Transform } from 'node:stream';
-import type { Dialect } from './common.js';
+import type { Dialect, ResponseHead, Rng } from '../types.js';
 
-/** A per-request random stream; with a seed, the same request sequence draws the same numbers. */
-export interface Rng {
-  /** Uniform in [0, 1). */
-  next(): number;
-  /** Uniform in [min, max]. */
-  between(min: number, max: number): number;
-  /** Integer uniform in [min, max]. */
-  int(min: number, max: number): number;
-  pick<T>(items: readonly T[]): T;
-}
+// The shared leaf types a fault's hooks see, so a fault imports its whole API from this file.
+export type { Dialect, ResponseHead, Rng };
 
 /** What a fault may know and do while it runs; the engine owns everything else. */
 export interface FaultContext {
@@ -52,13 +44,6 @@ export type PreAction =
   | { kind: 'close' }
   | { kind: 'hang' };
 
-/** The response head on its way to the client; response faults may change it in place. */
-export interface ResponseHead {
-  status: number;
-  statusMessage: string | undefined;
-  headers: IncomingHttpHeaders;
-}
-
 /**
  * What a response fault did: a body transform and/or (an empty object) a change to the head.
  * `passive` effects only observe (budget counting usage) and do not count as injected.
@@ -98,5 +83,3 @@ export interface Fault {
    */
   readonly selfDecides?: boolean;
 }
-
-export type FaultFactory<C> = (config: C) => Fault;

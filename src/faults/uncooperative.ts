@@ -7,16 +7,17 @@ import {
   SseEventTransform,
   withData,
 } from '../stream/sse-transform.js';
-import { nonNegInt } from './common.js';
-import { AnswerRewriter, AnswerStream, DEFAULT_REFUSAL, rewriteAnswerJson } from './llm-answer.js';
+import { nonNegInt } from './kit/common.js';
+import { AnswerRewriter, AnswerStream, DEFAULT_REFUSAL, rewriteAnswerJson } from './kit/llm-answer.js';
 import type { Fault, FaultContext } from './types.js';
+import { defineFault } from './define.js';
 
-export const uncooperativeSchema = z.strictObject({
+const uncooperativeSchema = z.strictObject({
   mode: z.enum(['refuse', 'partial', 'stall']).default('refuse'),
   stall_ms: nonNegInt.default(30_000),
   message: z.string().optional(),
 });
-export type UncooperativeConfig = z.infer<typeof uncooperativeSchema>;
+type UncooperativeConfig = z.infer<typeof uncooperativeSchema>;
 
 /**
  * An LLM that will not do the job: `refuse` answers with a refusal instead of the answer (tool
@@ -24,7 +25,7 @@ export type UncooperativeConfig = z.infer<typeof uncooperativeSchema>;
  * the answer's first byte for `stall_ms`. JSON answers are rewritten whole (at most
  * max_body_bytes); streamed answers event by event as they arrive.
  */
-export function createUncooperative(config: UncooperativeConfig): Fault {
+function createUncooperative(config: UncooperativeConfig): Fault {
   const refusal = config.message ?? DEFAULT_REFUSAL;
   return {
     async response(ctx, head) {
@@ -94,7 +95,15 @@ function firstByteStall(ctx: FaultContext, ms: number): Transform {
         return;
       }
       waited = true;
-      ctx.sleep(ms).then((completed) => (completed ? cb(null, chunk) : cb()));
+      // Cut short (shutdown, session abort) the held chunk still goes on: a stall delays, it never drops.
+      ctx.sleep(ms).then(() => cb(null, chunk));
     },
   });
 }
+
+export const uncooperativeFault = defineFault({
+  type: 'uncooperative',
+  schema: uncooperativeSchema,
+  create: createUncooperative,
+  aliases: { uncooperative_agent: {} },
+});

@@ -4,7 +4,8 @@ import type { Decision } from '../chaos/engine.js';
 import type { CompiledExperiment, ExperimentOwner } from '../chaos/experiment.js';
 import { hash32, SeededRng } from '../chaos/rng.js';
 import type { Config } from '../config/schema.js';
-import type { FaultContext, Rng } from '../faults/types.js';
+import type { FaultContext } from '../faults/types.js';
+import type { Rng } from '../types.js';
 import type { Peek, ProxyEnv, RequestPlan } from './context.js';
 
 /**

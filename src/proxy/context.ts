@@ -11,7 +11,7 @@ import type { ProxyServer } from 'http-proxy-3';
 import type { Agent } from 'undici';
 import type { ChaosEngine } from '../chaos/engine.js';
 import type { Config } from '../config/schema.js';
-import type { Dialect } from '../faults/common.js';
+import type { Dialect } from '../types.js';
 import type { CompiledTool, IdentityResolver } from '../identity/index.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';

@@ -38,7 +38,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private readonly stats: ExchangeStats;
   /** The client socket (Node detaches `req.socket` once the response is done). */
   private readonly socket: Socket;
-  private readonly startedEpoch = Date.now();
+  /**
+   * Arrival on the same clock as `startedAt` (timeOrigin + performance.now()), not `Date.now()`
+   * at construction: a millisecond-truncated epoch taken later than arrival made a failure seem
+   * to end after an immediate retry began, so the retry went unseen.
+   */
+  private readonly startedEpoch: number;
 
   constructor(
     private readonly env: ProxyEnv,
@@ -48,6 +53,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     private readonly run: ChaosRun | undefined,
   ) {
     this.stats = env.metrics.exchange(plan.agent, plan.tool);
+    this.startedEpoch = performance.timeOrigin + plan.startedAt;
     res.on('drain', this.onDrain);
     res.on('close', this.onClientClose);
     // A pipelined response queued behind another never emits 'close' when the socket dies.

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import type { Rng } from '../faults/types.js';
+import type { Rng } from '../types.js';
 import { parseJson } from './buffered.js';
 
 /** Characters that are never valid in JSON outside a string, and have no meaning inside one. */

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ResponseHead } from '../faults/types.js';
+import type { ResponseHead } from '../types.js';
 
 /** The declared body length, when the head has a well-formed `content-length`. */
 export function contentLength(headers: IncomingHttpHeaders): number | undefined {

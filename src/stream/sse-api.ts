@@ -2,7 +2,7 @@
  * Which LLM API an event stream speaks, from the events themselves: a tool without a `format`
  * has the `json` dialect, yet its stream may well be Anthropic's or OpenAI's.
  */
-import type { Dialect } from '../faults/common.js';
+import type { Dialect } from '../types.js';
 import { sseErrorEvent } from './sse-dialect.js';
 import type { SseEvent } from './sse-parser.js';
 

@@ -2,10 +2,8 @@
  * What each LLM/tool dialect writes on an event stream for "it broke mid-way" and "it is over".
  * Bodies copy what the real APIs send, so agents hit the error paths their SDKs really have.
  */
-import type { Dialect } from '../faults/common.js';
+import type { Dialect } from '../types.js';
 import type { SseEvent } from './sse-parser.js';
-
-export type { Dialect } from '../faults/common.js';
 
 export interface SseErrorOptions {
   /** Replaces the dialect's default overload message. */

@@ -4,8 +4,15 @@
  * framed, and every event the handler passes on goes out as its exact upstream bytes.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import type { FaultContext } from '../faults/types.js';
 import { type SseEvent, SseParser } from './sse-parser.js';
+
+/** What the transform needs from the request it runs in (a fault's context satisfies it). */
+export interface SseStreamControl {
+  /** Aborted when the request is over: a stalled or cut stream stops waiting. */
+  readonly signal: AbortSignal;
+  /** Ends the client connection once the events before a cut were written. */
+  cutConnection(how: 'reset' | 'close'): void;
+}
 
 /** What a handler may do with the stream at the event it is looking at. */
 export interface SseSink {
@@ -36,7 +43,7 @@ const MAX_CUT_WAIT_TURNS = 200;
 
 export class SseEventTransform extends Transform {
   readonly #parser = new SseParser();
-  readonly #ctx: Pick<FaultContext, 'signal' | 'cutConnection'>;
+  readonly #ctx: SseStreamControl;
   readonly #handler: SseEventHandler;
   #state: State = 'open';
   /** Bytes of the current input chunk, pushed as one write so the wire keeps few chunks. */
@@ -51,7 +58,7 @@ export class SseEventTransform extends Transform {
     stall: () => this.#stop('stalled'),
   };
 
-  constructor(ctx: Pick<FaultContext, 'signal' | 'cutConnection'>, handler: SseEventHandler) {
+  constructor(ctx: SseStreamControl, handler: SseEventHandler) {
     super();
     this.#ctx = ctx;
     this.#handler = handler;

@@ -286,7 +286,7 @@ describe('abort-all and level', () => {
     const put = await call(admin, 'PUT', '/api/v1/chaos/level', { level: 0.5 });
     expect(put.status).toBe(200);
     expect(put.body).toEqual({ level: 0.5 });
-    expect(admin.control.level).toBe(0.5);
+    expect(admin.control.getLevel()).toBe(0.5);
     expect((await call(admin, 'PUT', '/api/v1/chaos/level', { level: 10 })).status).toBe(200);
     expect((await call(admin, 'PUT', '/api/v1/chaos/level', { level: 0 })).body).toEqual({ level: 0 });
   });
@@ -302,7 +302,7 @@ describe('abort-all and level', () => {
     expect(res.body.error.problems.map((p: { path: string }) => p.path).sort()).toEqual(['level', 'lvl']);
     expectError(await call(admin, 'PUT', '/api/v1/chaos/level', '{'), 400, 'FAULTGATE_ERR_BAD_REQUEST');
     expectError(await call(admin, 'PUT', '/api/v1/chaos/level'), 400, 'FAULTGATE_ERR_BAD_REQUEST');
-    expect(admin.control.level).toBe(1);
+    expect(admin.control.getLevel()).toBe(1);
   });
 });
 
@@ -352,7 +352,7 @@ describe('reload', () => {
     const res = await call(admin, 'POST', '/api/v1/reload');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ result: 'ok', config_hash: 'abc123' });
-    expect(admin.control.reloads).toBe(1);
+    expect(admin.reload.calls).toBe(1);
   });
 
   it('400 FAULTGATE_ERR_CONFIG with every problem located', async () => {
@@ -361,7 +361,7 @@ describe('reload', () => {
       { file: 'proxy.yaml', line: 3, col: 13, path: 'listeners[0].listen', message: 'must be HOST:PORT' },
       { file: 'proxy.yaml', line: 9, col: 5, path: 'experiments[0].type', message: 'unknown fault type "x"' },
     ];
-    admin.control.reloadResult = { ok: false, error: 'invalid', message: 'invalid configuration', problems };
+    admin.reload.result = { ok: false, error: 'invalid', message: 'invalid configuration', problems };
     const res = await call(admin, 'POST', '/api/v1/reload');
     expectError(res, 400, 'FAULTGATE_ERR_CONFIG');
     expect(res.body.error.problems).toEqual(problems);
@@ -372,7 +372,7 @@ describe('reload', () => {
 
   it('409 when the control plane cannot reload', async () => {
     const admin = await startAdmin();
-    admin.control.reloadResult = { ok: false, error: 'conflict', message: 'started without a config file' };
+    admin.reload.result = { ok: false, error: 'conflict', message: 'started without a config file' };
     expectError(await call(admin, 'POST', '/api/v1/reload'), 409, 'FAULTGATE_ERR_CONFLICT');
   });
 });

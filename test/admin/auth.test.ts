@@ -57,8 +57,8 @@ describe('admin API auth', () => {
       const body = method === 'GET' ? undefined : { level: 0 };
       expect((await call(admin, method, path, body)).status, `${method} ${path}`).toBe(401);
     }
-    expect(admin.control.level).toBe(1);
-    expect(admin.control.reloads).toBe(0);
+    expect(admin.control.getLevel()).toBe(1);
+    expect(admin.reload.calls).toBe(0);
     expect(admin.control.getSession('default')!.state).toBe('running');
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseSessionBody } from '../../src/chaos/session-schema.js';
-import { SAFETY_DEFAULTS } from './fake-control.js';
+import { SAFETY_DEFAULTS } from './helpers.js';
 
 const parse = (body: unknown) => parseSessionBody(body, SAFETY_DEFAULTS);
 

@@ -73,7 +73,7 @@ describe('watchConfig', () => {
     writeFileSync(file, 'b');
     writeFileSync(file, 'bc');
     writeFileSync(file, 'bcd');
-    await waitFor(() => calls === 1, 3000, 'the change');
+    await waitFor(() => calls === 1, 5000, 'the change');
     await new Promise((r) => setTimeout(r, 200));
     expect(calls).toBe(1);
   });

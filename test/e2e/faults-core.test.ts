@@ -140,7 +140,7 @@ describe('request-phase faults', () => {
       req.end();
     });
     expect(c.closedAfter).toBeGreaterThanOrEqual(390);
-    await waitFor(() => fg.fg.metrics.faults.activeCount() === 0, 2000, 'hang released');
+    await waitFor(() => fg.fg.metrics.faults.activeCount() === 0, 5000, 'hang released');
   });
 
   it('reset sends a TCP RST before the response or after N body bytes; close sends no response', async () => {

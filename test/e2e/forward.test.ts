@@ -114,13 +114,12 @@ async function expectStillForwarding(fg: TestFaultgate, up: TestServer): Promise
 }
 
 /**
- * Stops the instance with a long drain and asserts it stopped long before that: nothing (a tunnel,
- * an upgraded socket) was left open behind the client's back.
+ * Stops the instance with a drain deadline the test cannot reach (vitest stops a test after
+ * 20 s): close() resolving at all means nothing (a tunnel, an upgraded socket) was left open
+ * behind the client's back. No upper wall-clock bound on a loaded runner.
  */
 async function expectPromptClose(fg: TestFaultgate): Promise<void> {
-  const started = performance.now();
-  await fg.fg.close(10_000);
-  expect(performance.now() - started).toBeLessThan(5000);
+  await expect(fg.fg.close(600_000)).resolves.toBeUndefined();
 }
 
 const basic = (user: string, password: string) =>
@@ -613,9 +612,8 @@ describe('WebSocket upgrades pass through', () => {
     const client = await WireClient.connect(fg.port);
     expect((await wsHandshake(client, '/open', `127.0.0.1:${fg.port}`)).status).toBe(101);
     expect((await wsEcho(client, 'still here')).payload.toString()).toBe('still here');
-    const started = performance.now();
+    // The client keeps the socket open: only the 200 ms drain deadline can end it.
     await fg.fg.close(200);
-    expect(performance.now() - started).toBeLessThan(5000);
     await client.waitClosed();
   });
 

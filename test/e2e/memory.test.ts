@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { configYaml, startUpstream } from '../helpers/index.js';
@@ -33,7 +34,7 @@ describe('streaming with backpressure', () => {
 
     const upRes = await request(`${fg.url}/upload`, {
       method: 'POST',
-      body: body(GiB),
+      body: Readable.from(body(GiB), { objectMode: false }),
       headers: { 'content-length': String(GiB) },
     });
     expect(await upRes.body.text()).toBe(String(GiB));

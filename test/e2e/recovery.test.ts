@@ -1,6 +1,13 @@
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { configYaml, scrape, startFaultgate, startUpstream, waitFor } from '../helpers/index.js';
+import {
+  configYaml,
+  scrape,
+  startFaultgate,
+  startUpstream,
+  waitFor,
+  waitForValue,
+} from '../helpers/index.js';
 
 const setup = `chaos: { header_overrides: true, seed: 3 }
 agents: { from: ["header:x-agent-id"] }
@@ -50,8 +57,13 @@ describe('recovery analytics end to end', () => {
     expect(await call(url, 'coder', '/web/q')).toBe(200);
     // planner / llm: 502 and the agent gives up: unrecovered when the window ends.
     expect(await call(url, 'planner', '/v1/chat', 'error;status=502')).toBe(502);
-    await new Promise((r) => setTimeout(r, 700));
-    const m = await scrape(adminUrl);
+    // The recovery window (0.5 s) ends: wait for the metric that says so, not a fixed sleep.
+    const m = await waitForValue(
+      () => scrape(adminUrl),
+      (m) => m.get('faultgate_unrecovered_incidents_total{agent="planner",tool="llm"}') === 1,
+      5000,
+      'the llm incident to end unrecovered',
+    );
     expect(m.get('faultgate_incidents_total{agent="planner",tool="search"}')).toBe(1);
     expect(m.get('faultgate_recoveries_total{agent="planner",tool="search",kind="retry"}')).toBe(1);
     expect(m.get('faultgate_recovery_attempts_count{agent="planner",tool="search"}')).toBe(1);
@@ -96,7 +108,7 @@ describe('recovery analytics end to end', () => {
     // A 429 asking for 2 s, retried at once.
     expect(await call(url, 'coder', '/search/q', 'rate_limit;retry_after_s=2')).toBe(429);
     expect(await call(url, 'coder', '/search/q')).toBe(200);
-    await waitFor(() => (fg.report()?.findings.length ?? 0) >= 2, 3000, 'findings');
+    await waitFor(() => (fg.report()?.findings.length ?? 0) >= 2, 5000, 'findings');
     const kinds = fg.report()!.findings.map((f) => `${f.kind}:${f.agent}:${f.tool}`);
     expect(kinds).toContain('accepted_broken_response:planner:llm');
     expect(kinds).toContain('ignores_retry_after:coder:search');

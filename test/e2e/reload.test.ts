@@ -159,7 +159,7 @@ describe('reload with a valid file', () => {
     const { fg, write } = await startFromFile(configText({ upstream: up.url, extra: searchTool }));
     const { url } = fg.listeners[0]!;
     const inFlight = get(url, '/search/slow');
-    await waitFor(() => up.sockets.size > 0, 2000, 'the request to reach the upstream');
+    await waitFor(() => up.sockets.size > 0, 5000, 'the request to reach the upstream');
     write(configText({ upstream: up.url, extra: lookupBroken }));
     expect((await fg.reload()).ok).toBe(true);
     expect(await inFlight).toMatchObject({ status: 200, injected: undefined });
@@ -178,7 +178,7 @@ describe('reload with a valid file', () => {
     const old = fg.listeners[0]!;
     expect(old.host).toBe('127.0.0.1');
     const inFlight = get(old.url, '/slow');
-    await waitFor(() => up.sockets.size > 0, 2000, 'the request to reach the upstream');
+    await waitFor(() => up.sockets.size > 0, 5000, 'the request to reach the upstream');
     write(
       [
         'version: 1',

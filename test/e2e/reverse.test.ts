@@ -125,6 +125,10 @@ describe('reverse mode', () => {
   });
 
   it('delivers SSE events as they are produced, without buffering', async () => {
+    // The upstream sends the rest only once the client has the first event: a proxy that
+    // buffered would never deliver it, so no upper time bound is needed.
+    let firstArrived: () => void = () => {};
+    const clientHasFirst = new Promise<void>((resolve) => (firstArrived = resolve));
     const up = await startUpstream((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       let i = 0;
@@ -133,7 +137,8 @@ describe('reverse mode', () => {
         if (++i < 4) setTimeout(tick, 300);
         else setTimeout(() => res.end('data: [DONE]\n\n'), 300);
       };
-      tick();
+      res.write(`data: {"i":${i++}}\n\n`);
+      clientHasFirst.then(() => setTimeout(tick, 300));
     });
     const { url } = await startFaultgate(configYaml({ upstream: up.url }));
     const started = Date.now();
@@ -143,13 +148,14 @@ describe('reverse mode', () => {
     for await (const c of res.body) {
       text += c.toString();
       arrivals.push(Date.now() - started);
+      if (text.includes('data: {"i":0}')) firstArrived();
     }
     const total = Date.now() - started;
     expect(text).toContain('data: [DONE]');
     expect(text.match(/data: \{"i":\d\}/g)).toHaveLength(4);
-    // The whole stream takes ~1.2 s; the first event must arrive long before its end.
+    // After the first event the stream takes ~1.2 s more: the first event came long before the end.
     expect(total).toBeGreaterThan(1000);
-    expect(arrivals[0]!).toBeLessThan(500);
+    expect(total - arrivals[0]!).toBeGreaterThanOrEqual(1000);
     expect(arrivals.length).toBeGreaterThanOrEqual(4);
   });
 
@@ -236,9 +242,9 @@ describe('reverse mode', () => {
       );
       req.on('error', () => {});
       req.end();
-      setTimeout(() => reject(new Error('no data')), 3000).unref();
+      setTimeout(() => reject(new Error('no data')), 10_000).unref();
     });
-    await waitFor(() => upstreamClosed, 3000, 'upstream to see the client leave');
+    await waitFor(() => upstreamClosed, 5000, 'upstream to see the client leave');
     expect(up.sockets.size).toBe(0);
   });
 
@@ -298,7 +304,7 @@ describe('reverse mode', () => {
     const { port } = await startFaultgate(
       `${configYaml({ upstream: up.url })}limits: { headers_timeout_ms: 300 }\n`,
     );
-    const started = Date.now();
+    // The client never finishes its headers: only the timeout can end the connection.
     const reply = await new Promise<string>((resolve) => {
       const s = connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: x\r\n'));
       let text = '';
@@ -306,7 +312,6 @@ describe('reverse mode', () => {
       s.on('close', () => resolve(text));
       s.on('error', () => resolve(text));
     });
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(reply === '' || reply.startsWith('HTTP/1.1 408')).toBe(true);
   });
 

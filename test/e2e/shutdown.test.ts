@@ -17,6 +17,13 @@ interface Reply {
   ms: number;
 }
 
+/**
+ * A drain deadline the test cannot reach (vitest stops a test after 20 s): when close()
+ * resolves, it did so because the work was done, not because the deadline passed. No upper
+ * wall-clock bound is needed.
+ */
+const NEVER_MS = 600_000;
+
 /** One GET on a fresh connection: the response, or the socket error code. */
 function get(url: string, path: string, headers: Record<string, string> = {}): Promise<Reply> {
   const started = Date.now();
@@ -58,19 +65,17 @@ describe('close() drains', () => {
     const { fg, url, adminUrl } = await startFaultgate(configYaml({ upstream: up.url }));
     expect((await fetch(`${adminUrl}/readyz`)).status).toBe(200);
     const slow = get(url, '/wait/500');
-    await waitFor(() => up.received() === 1, 2000, 'the request to reach the upstream');
+    await waitFor(() => up.received() === 1, 5000, 'the request to reach the upstream');
 
-    const started = Date.now();
-    const closing = fg.close(5000);
+    const closing = fg.close(NEVER_MS);
     const ready = await fetch(`${adminUrl}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ status: 'not ready' });
     expect(await get(url, '/')).toMatchObject({ error: 'ECONNREFUSED' });
 
     expect(await slow).toMatchObject({ status: 200, body: 'ok' });
-    await closing;
     // Done when the request was, not at the drain deadline.
-    expect(Date.now() - started).toBeLessThan(3000);
+    await closing;
   });
 
   it('closes kept-alive connections once idle instead of waiting for the drain deadline', async () => {
@@ -93,11 +98,9 @@ describe('close() drains', () => {
       });
     expect(await keepAliveGet(idle, '/')).toEqual({ status: 200, connection: 'keep-alive' });
     const slow = keepAliveGet(busy, '/wait/300');
-    await waitFor(() => up.received() === 2, 2000, 'the slow request to reach the upstream');
-    const started = Date.now();
-    await fg.close(5000);
+    await waitFor(() => up.received() === 2, 5000, 'the slow request to reach the upstream');
+    await fg.close(NEVER_MS);
     expect(await slow).toMatchObject({ status: 200 });
-    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('releases a hang at once instead of waiting for the drain deadline', async () => {
@@ -106,10 +109,8 @@ describe('close() drains', () => {
       configYaml({ upstream: up.url }, 'chaos: { header_overrides: true }\n'),
     );
     const hung = get(url, '/', { 'x-faultgate-fault': 'timeout;then=hang' });
-    await new Promise((r) => setTimeout(r, 100));
-    const started = Date.now();
-    await fg.close(5000);
-    expect(Date.now() - started).toBeLessThan(2000);
+    await waitFor(() => fg.metrics.faults.activeCount() === 1, 5000, 'the hang to begin');
+    await fg.close(NEVER_MS);
     const reply = await hung;
     expect(reply.status).toBeUndefined();
     expect(reply.error).toBeDefined();
@@ -118,14 +119,20 @@ describe('close() drains', () => {
 
   it('cuts an injected delay short: the request goes on to the upstream and completes', async () => {
     const up = await slowUpstream();
+    // A delay longer than the test may run: only the shutdown can cut it short. A delay counts
+    // as active once it is over, so a 1 ms delay before it tells the test the long one began.
     const { fg, url } = await startFaultgate(
-      configYaml({ upstream: up.url }, 'chaos: { header_overrides: true }\n'),
+      configYaml(
+        { upstream: up.url },
+        `experiments:
+  - { name: marker, type: latency, probability: 1, config: { pattern: fixed, min_ms: 1 } }
+  - { name: long, type: latency, probability: 1, config: { pattern: fixed, min_ms: ${NEVER_MS} } }
+`,
+      ),
     );
-    const delayed = get(url, '/', { 'x-faultgate-fault': 'latency;pattern=fixed;min_ms=5000;max_ms=5000' });
-    await new Promise((r) => setTimeout(r, 100));
-    const started = Date.now();
-    await fg.close(5000);
-    expect(Date.now() - started).toBeLessThan(2000);
+    const delayed = get(url, '/');
+    await waitFor(() => fg.metrics.faults.activeCount() === 1, 5000, 'the delay to begin');
+    await fg.close(NEVER_MS);
     expect(await delayed).toMatchObject({ status: 200, body: 'ok' });
     expect(up.received()).toBe(1);
   });
@@ -133,19 +140,17 @@ describe('close() drains', () => {
   it('cuts a request still running when the drain time ends', async () => {
     const up = await slowUpstream();
     const { fg, url } = await startFaultgate(configYaml({ upstream: up.url }));
-    const slow = get(url, '/wait/5000');
-    await waitFor(() => up.received() === 1, 2000, 'the request to reach the upstream');
+    // The upstream would answer after the test's end: only the drain deadline can end the request.
+    const slow = get(url, `/wait/${NEVER_MS}`);
+    await waitFor(() => up.received() === 1, 5000, 'the request to reach the upstream');
     const started = Date.now();
     await fg.close(300);
-    const took = Date.now() - started;
-    expect(took).toBeGreaterThanOrEqual(250);
-    expect(took).toBeLessThan(2000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     const reply = await slow;
     expect(reply.status).toBeUndefined();
     expect(reply.error).toBeDefined();
-    expect(reply.ms).toBeLessThan(3000);
     // The upstream request was cancelled too.
-    await waitFor(() => up.sockets.size === 0, 2000, 'the upstream connection to close');
+    await waitFor(() => up.sockets.size === 0, 5000, 'the upstream connection to close');
   });
 });
 
@@ -157,7 +162,7 @@ describe('the faultgate process', () => {
     const up = await slowUpstream();
     const proc = await spawnFaultgate(yaml(up.url));
     const slow = get(proc.url, '/wait/500');
-    await waitFor(() => up.received() === 1, 2000, 'the request to reach the upstream');
+    await waitFor(() => up.received() === 1, 5000, 'the request to reach the upstream');
     const exit = exited(proc.child);
     proc.child.kill('SIGTERM');
     expect(await slow).toMatchObject({ status: 200, body: 'ok' });
@@ -168,15 +173,14 @@ describe('the faultgate process', () => {
   it('exits at once on a second signal', async () => {
     const up = await slowUpstream();
     const proc = await spawnFaultgate(yaml(up.url));
-    const slow = get(proc.url, '/wait/10000');
-    await waitFor(() => up.received() === 1, 2000, 'the request to reach the upstream');
+    // Neither the upstream nor the 10 s drain would end this within the test: only SIGINT can.
+    const slow = get(proc.url, `/wait/${NEVER_MS}`);
+    await waitFor(() => up.received() === 1, 5000, 'the request to reach the upstream');
     const exit = exited(proc.child);
     proc.child.kill('SIGTERM');
-    await waitFor(() => proc.logs.some((l) => l.msg === 'shutting down: draining in-flight requests'), 3000);
-    const started = Date.now();
+    await waitFor(() => proc.logs.some((l) => l.msg === 'shutting down: draining in-flight requests'), 5000);
     proc.child.kill('SIGINT');
     expect(await exit).toEqual({ code: 130, signal: null });
-    expect(Date.now() - started).toBeLessThan(2000);
     expect((await slow).error).toBeDefined();
   });
 

@@ -5,8 +5,11 @@ import { parseConfig } from '../../src/config/load.js';
 import { request } from 'undici';
 import { configYaml, scrape, startFaultgate, startUpstream, waitFor } from '../helpers/index.js';
 
-/** Writes raw bytes, returns everything received until the server closes or `ms` passes. */
-function raw(port: number, bytes: string, ms = 1500): Promise<string> {
+/**
+ * Writes raw bytes, returns everything received until the server closes (the requests say
+ * `Connection: close`); `ms` is only a failsafe against a hang, far above a loaded runner's pace.
+ */
+function raw(port: number, bytes: string, ms = 10_000): Promise<string> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1', () => s.write(bytes));
     let text = '';
@@ -90,8 +93,12 @@ experiments:
     const up = await startUpstream((_req, res) => res.end('ok'));
     const fg = await startFaultgate(configYaml({ upstream: up.url }, 'chaos: { header_overrides: true }\n'));
     const req = 'GET /a HTTP/1.1\r\nHost: x\r\nX-Faultgate-Fault: timeout;then=hang\r\n\r\n';
-    await raw(fg.port, req + req, 300);
-    await waitFor(() => fg.fg.metrics.faults.activeCount() === 0, 3000, 'active faults released');
+    const socket = connect(fg.port, '127.0.0.1', () => socket.write(req + req));
+    socket.on('error', () => {});
+    // The socket dies once both hangs are in force, the second one's response queued behind the first.
+    await waitFor(() => fg.fg.metrics.faults.activeCount() === 2, 5000, 'both hangs to begin');
+    socket.destroy();
+    await waitFor(() => fg.fg.metrics.faults.activeCount() === 0, 5000, 'active faults released');
   });
 });
 

@@ -152,7 +152,9 @@ describe('truncate', () => {
     const b = await client.readResponse();
     expect(b.headers['transfer-encoding']).toBe('chunked');
     expect(b.body.toString()).toBe(JSON_BODY.slice(0, 200));
-    await new Promise((r) => setTimeout(r, 50));
+    // Proof the connection stayed usable: a third request on it is answered.
+    get('/v1/json', 'truncate;after_bytes=10;mode=clean');
+    expect((await client.readResponse()).body.toString()).toBe(JSON_BODY.slice(0, 10));
     expect(client.closed).toBe(false);
   });
 
@@ -221,9 +223,11 @@ describe('bandwidth', () => {
     const slow = await raw(fg.port, '/v1/json', 'bandwidth;bytes_per_s=2000'); // ~1000 bytes: ~0.5 s
     expect(slow.body.equals(fast.body)).toBe(true);
     expect(slow.headers!['content-length']).toBe(String(fast.body.length));
+    // A delay is the point: a generous lower bound. That pacing is no slower than the rate is
+    // checked on a virtual clock (test/stream/transforms.test.ts), not on this loaded runner.
     expect(slow.ms).toBeGreaterThanOrEqual(350);
-    expect(slow.ms).toBeLessThan(3000);
-    expect(fast.ms).toBeLessThan(350);
+    expect(slow.headers!['x-faultgate-injected']).toBe('override/bandwidth');
+    expect(fast.headers!['x-faultgate-injected']).toBeUndefined();
   });
 
   it('a client that leaves mid-body releases the wait at once', async () => {
@@ -239,7 +243,7 @@ describe('bandwidth', () => {
       req.on('close', resolve);
       req.end();
     });
-    await waitFor(() => fg.fg.metrics.faults.activeCount() === 0, 2000, 'throttle released');
+    await waitFor(() => fg.fg.metrics.faults.activeCount() === 0, 5000, 'throttle released');
   });
 });
 

@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { costUsd, priceFor } from '../../src/faults/budget.js';
-import { pathModel, requestModel, usageObserver, usageOf } from '../../src/faults/usage.js';
+import { pathModel, requestModel, usageObserver, usageOf } from '../../src/faults/kit/usage.js';
 import { configYaml, readAll, scrape, startFaultgate, startUpstream } from '../helpers/index.js';
 
 /** Upstream bodies as they look on the wire, each reporting usage in its API's own way. */

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { SeededRng } from '../../src/chaos/rng.js';
 import {
-  contextCorruptionSchema,
   corruptJson,
   corruptText,
   mojibake,
   OVERFLOW_BYTES,
+  contextCorruptionFault,
 } from '../../src/faults/context-corruption.js';
-import { createContextTruncation, defaultSelection } from '../../src/faults/context-truncation.js';
-import { hallucinate, hallucinationSchema } from '../../src/faults/hallucination.js';
+import { contextTruncationFault, defaultSelection } from '../../src/faults/context-truncation.js';
+import { hallucinate, hallucinationFault } from '../../src/faults/hallucination.js';
 import {
   type Json,
   leavesOf,
@@ -17,13 +17,14 @@ import {
   parsePath,
   selectPath,
   touchCount,
-} from '../../src/faults/json-walk.js';
-import { bodyHash, ResponseHistory } from '../../src/faults/response-history.js';
+} from '../../src/faults/kit/json-walk.js';
+import { bodyHash, ResponseHistory } from '../../src/faults/kit/response-history.js';
 import type { FaultContext } from '../../src/faults/types.js';
 
 const rng = (seed = 1) => new SeededRng(seed);
-const halluc = (types: string[], severity = 1) => hallucinationSchema.parse({ types, severity });
-const corruption = (types: string[], severity = 1) => contextCorruptionSchema.parse({ types, severity });
+const halluc = (types: string[], severity = 1) => hallucinationFault.schema.parse({ types, severity });
+const corruption = (types: string[], severity = 1) =>
+  contextCorruptionFault.schema.parse({ types, severity });
 const clone = <T>(v: T): T => structuredClone(v);
 const numbers = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i * 7 + 3]));
 
@@ -241,7 +242,7 @@ describe('paths and default selection', () => {
       ],
     };
     expect(pick(openai)).toEqual(['last']);
-    const anthropic = {
+    const anthropic: Json = {
       messages: [
         {
           role: 'user',
@@ -274,7 +275,7 @@ describe('paths and default selection', () => {
   it('context_truncation cuts the selected strings, or skips a non-JSON body', () => {
     const skipped: string[] = [];
     const ctx = { skipped: (r: string) => skipped.push(r) } as unknown as FaultContext;
-    const fault = createContextTruncation({ fraction: 0.5, paths: ['a', 'a', 'b.*'] });
+    const fault = contextTruncationFault.create({ fraction: 0.5, paths: ['a', 'a', 'b.*'] });
     const out = fault.requestBody!(ctx, Buffer.from('{"a":"abcdefgh","b":{"x":"1234","type":"text"}}'), {});
     expect(JSON.parse(out!.toString())).toEqual({ a: 'abcd', b: { x: '12', type: 'text' } });
     expect(fault.requestBody!(ctx, Buffer.from('not json'), {})).toBeUndefined();

@@ -101,10 +101,11 @@ export interface Received {
 export async function call(
   url: string,
   fault: string | undefined,
-  opts: { abortAfterMs?: number; headers?: Record<string, string> } = {},
+  opts: { abortAfterMs?: number; signal?: AbortSignal; headers?: Record<string, string> } = {},
 ): Promise<Received> {
   const started = Date.now();
   const ac = new AbortController();
+  opts.signal?.addEventListener('abort', () => ac.abort(), { once: true });
   const timer = opts.abortAfterMs === undefined ? undefined : setTimeout(() => ac.abort(), opts.abortAfterMs);
   try {
     let res: Awaited<ReturnType<typeof request>>;

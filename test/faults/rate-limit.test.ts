@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { goDuration, rfc3339 } from '../../src/faults/rate-limit-answer.js';
-import { BoundedMap, TokenBuckets } from '../../src/faults/rate-limit-bucket.js';
+import { goDuration, rfc3339 } from '../../src/faults/kit/rate-limit-answer.js';
+import { BoundedMap, TokenBuckets } from '../../src/faults/kit/rate-limit-bucket.js';
 import { configYaml, scrape, startFaultgate, startUpstream } from '../helpers/index.js';
 
 const TOOLS = `agents: { from: [header:x-agent-id], default: anon }

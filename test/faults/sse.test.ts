@@ -120,7 +120,7 @@ describe.each(dialects)('sse on an $dialect stream', ({ dialect, path, stream })
     expect(r.error).toBeDefined();
     expect(r.ms).toBeGreaterThanOrEqual(390);
     expect(eventsOf(r.body)).toEqual(expected(stream, 'stall', 2));
-    await waitFor(() => fg.fg.metrics.faults.activeCount() === 0, 2000, 'stall released');
+    await waitFor(() => fg.fg.metrics.faults.activeCount() === 0, 5000, 'stall released');
     expect((await scrape(fg.adminUrl)).get('faultgate_active_faults')).toBe(0);
   });
 });
@@ -145,7 +145,7 @@ describe('sse decisions and dialects', () => {
     expect(r.error).toBeUndefined();
     expect(eventsOf(r.body)).toHaveLength(4);
     expect(eventsOf(r.body)[3]).toBe(errorEvents.openai);
-    await waitFor(() => upstreamClosed, 3000, 'upstream request cancelled');
+    await waitFor(() => upstreamClosed, 5000, 'upstream request cancelled');
     const m = await scrape(fg.adminUrl);
     expect(
       m.get('faultgate_requests_total{agent="127.0.0.1",tool="llm",outcome="failure",injected="true"}'),

@@ -105,3 +105,19 @@ export async function waitFor(cond: () => boolean, ms = 5000, what = 'condition'
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Reads until `ok(value)` holds (a metric reached a value), every 10 ms, failing after `ms`. */
+export async function waitForValue<T>(
+  read: () => Promise<T>,
+  ok: (value: T) => boolean,
+  ms = 5000,
+  what = 'value',
+): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

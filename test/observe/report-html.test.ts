@@ -23,7 +23,12 @@ describe('html report in headless Chromium', () => {
   let browser: Browser;
   let report: Report = sampleReport();
   let base = '';
-  const server = createAdminServer({ metrics: new Metrics(10), ready: () => true, report: () => report });
+  const server = createAdminServer({
+    metrics: new Metrics(10),
+    ready: () => true,
+    report: () => report,
+    token: '',
+  });
   const pages: Page[] = [];
 
   beforeAll(async () => {

@@ -218,7 +218,7 @@ describe('GET /api/v1/report', () => {
   });
 
   async function admin(report?: () => Report): Promise<string> {
-    const server = createAdminServer({ metrics: new Metrics(10), ready: () => true, report });
+    const server = createAdminServer({ metrics: new Metrics(10), ready: () => true, report, token: '' });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     close = () => new Promise((r) => server.close(() => r()));
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/report`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Dialect } from '../../src/faults/common.js';
+import type { Dialect } from '../../src/types.js';
 import { isTerminal, sseErrorEvent, sseTerminalEvent } from '../../src/stream/sse-dialect.js';
 import { SseParser } from '../../src/stream/sse-parser.js';
 

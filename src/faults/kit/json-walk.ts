@@ -1,4 +1,4 @@
-import type { Rng } from './types.js';
+import type { Rng } from '../types.js';
 
 export type Scalar = string | number | boolean | null;
 export type Json = Scalar | Json[] | JsonObject;
@@ -222,6 +222,15 @@ export function mutateLeaves<T extends string>(
   for (const { index, type } of plan) mutators[type].apply(leaves[index]!, env);
   env.arrays.apply(env.rng);
   return plan.length;
+}
+
+/** What a body-mutating fault did to a parsed JSON body. */
+export interface MutationResult {
+  root: Json;
+  /** Leaves touched (0 for a replay). */
+  touched: number;
+  /** The whole body was replaced by an earlier response (`outdated`/`stale`). */
+  replayed: boolean;
 }
 
 /** Shuffles in place; an array of two or more distinct items always comes out in another order. */

@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { dialects } from '../../types.js';
 
 /** Error-body dialects: how an LLM or tool API words its failures. */
-export const dialectSchema = z.enum(['openai', 'anthropic', 'gemini', 'mcp', 'json', 'text']);
-export type Dialect = z.infer<typeof dialectSchema>;
+export const dialectSchema = z.enum(dialects);
 
 export const probability = z.number().min(0).max(1);
 export const nonNegInt = z.int().min(0);

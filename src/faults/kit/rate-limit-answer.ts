@@ -4,7 +4,7 @@
  * Anthropic SDKs both honour.
  */
 import { dialectError, kindForStatus } from './dialect.js';
-import type { FaultContext, PreAction } from './types.js';
+import type { FaultContext, PreAction } from '../types.js';
 
 export interface LimitState {
   limit: number;
@@ -95,7 +95,7 @@ function perWindow(windowS: number, short: string): { openai: string; anthropic:
 
 /** The 429 (or the configured status) of a rate limit, in the request's dialect. */
 export function rateLimitAnswer(
-  ctx: Pick<FaultContext, 'dialect' | 'jsonRpcId' | 'now'>,
+  ctx: Pick<FaultContext, 'dialect' | 'jsonRpcId' | 'now' | 'rng'>,
   spec: RateLimitSpec,
 ): Answer {
   const retry = retryHeaders(spec.retryMs);

@@ -5,9 +5,9 @@ import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
  * their streams. Quotas and budgets count it when the response ends.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { type SseEvent, SseParser } from '../stream/sse-parser.js';
-import type { FaultContext, ResponseEffect, ResponseHead } from './types.js';
-import { isEventStream } from '../stream/http-body.js';
+import { type SseEvent, SseParser } from '../../stream/sse-parser.js';
+import type { FaultContext, ResponseEffect, ResponseHead } from '../types.js';
+import { isEventStream } from '../../stream/http-body.js';
 
 export interface Usage {
   /** Prompt tokens, cached ones included (Anthropic reports those separately; they are added). */

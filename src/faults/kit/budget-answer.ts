@@ -5,7 +5,7 @@
  */
 import { dialectError } from './dialect.js';
 import { retryHeaders } from './rate-limit-answer.js';
-import type { FaultContext, PreAction } from './types.js';
+import type { FaultContext, PreAction } from '../types.js';
 
 const OPENAI_MESSAGE =
   'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.';
@@ -23,7 +23,7 @@ function regainAt(epochMs: number): string {
  * announced as `Retry-After`/`retry-after-ms` (when a retry would succeed).
  */
 export function budgetAnswer(
-  ctx: Pick<FaultContext, 'dialect' | 'jsonRpcId' | 'now'>,
+  ctx: Pick<FaultContext, 'dialect' | 'jsonRpcId' | 'now' | 'rng'>,
   untilMs: number,
 ): PreAction & { kind: 'respond' } {
   const headers = retryHeaders(untilMs);

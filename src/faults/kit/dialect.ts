@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import type { Dialect } from './common.js';
-import type { FaultContext, PreAction } from './types.js';
+import type { Dialect, Rng } from '../../types.js';
+import type { FaultContext, PreAction } from '../types.js';
 
 /** What went wrong, independent of how an API words it. */
 export type ErrorKind =
@@ -100,11 +99,21 @@ export interface ErrorSpec {
   headers?: Record<string, string>;
 }
 
+/**
+ * A `req_` id of 32 hex digits, the shape OpenAI and Anthropic send. Drawn from the request's
+ * seeded stream, not `randomUUID`, so a seeded run answers byte for byte the same.
+ */
+function requestId(rng: Rng): string {
+  let hex = '';
+  for (let i = 0; i < 4; i++) hex += rng.int(0, 0xffffffff).toString(16).padStart(8, '0');
+  return `req_${hex}`;
+}
+
 /** Body and headers of an error as the tool's API would send it. */
 export function dialectError(
   dialect: Dialect,
   spec: ErrorSpec,
-  ctx: Pick<FaultContext, 'jsonRpcId'>,
+  ctx: Pick<FaultContext, 'jsonRpcId' | 'rng'>,
 ): PreAction & { kind: 'respond' } {
   const kind = spec.kind ?? kindForStatus(spec.status);
   const message = spec.message ?? messages[kind];
@@ -114,12 +123,12 @@ export function dialectError(
   switch (dialect) {
     case 'openai': {
       const [type, code] = openaiType[kind];
-      headers = { ...json, 'x-request-id': `req_${randomUUID().replaceAll('-', '')}` };
+      headers = { ...json, 'x-request-id': requestId(ctx.rng) };
       body = JSON.stringify({ error: { message, type, param: null, code } });
       break;
     }
     case 'anthropic':
-      headers = { ...json, 'request-id': `req_${randomUUID().replaceAll('-', '')}` };
+      headers = { ...json, 'request-id': requestId(ctx.rng) };
       body = JSON.stringify({ type: 'error', error: { type: anthropicType[kind], message } });
       break;
     case 'gemini':

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { bufferedRewrite, parseJson } from '../stream/buffered.js';
+import { bufferedRewrite, parseJson } from '../../stream/buffered.js';
 import type { Json } from './json-walk.js';
-import type { FaultContext, ResponseEffect, ResponseHead } from './types.js';
-import { isEventStream } from '../stream/http-body.js';
+import type { FaultContext, ResponseEffect, ResponseHead } from '../types.js';
+import { isEventStream } from '../../stream/http-body.js';
 
 export interface HistoryLimits {
   /** Request keys remembered; the least recently used goes first. */
