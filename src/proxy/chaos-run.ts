@@ -7,6 +7,7 @@ import type { Dialect } from '../faults/common.js';
 import type { FaultContext, PreAction, Rng } from '../faults/types.js';
 import type { Logger } from '../observe/logger.js';
 import type { FaultStats } from '../observe/metrics.js';
+import { tunnelOf } from './route.js';
 
 /** What a chaos run needs from the instance. */
 export interface ChaosEnv {
@@ -200,7 +201,8 @@ export class ChaosRun {
 
 export function cut(socket: Socket | null, how: 'reset' | 'close'): void {
   if (!socket || socket.destroyed) return;
-  if (how === 'reset') socket.resetAndDestroy();
+  // An intercepted TLS socket cannot send an RST itself (resetAndDestroy needs a TCP handle): its TCP socket does.
+  if (how === 'reset') (tunnelOf(socket)?.raw ?? socket).resetAndDestroy();
   else socket.destroy();
 }
 

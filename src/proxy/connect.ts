@@ -2,6 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { type ErrorCode, errorBody, errorCodes } from '../errors.js';
 import { splitHost } from '../identity/index.js';
+import { intercepts, interceptTls } from './intercept.js';
 import type { ProxyEnv } from './listener.js';
 import { type Router, rememberTunnel } from './route.js';
 import { classifyUpstreamError } from './upstream.js';
@@ -84,7 +85,19 @@ export function handleConnect(
       socket.resume();
       return;
     }
-    pipeTunnel(env, socket, first, hostname.replace(/^\[|\]$/g, ''), Number(port));
+    const bare = hostname.replace(/^\[|\]$/g, '');
+    // Hook (issue 9): TLS on an intercepting listener is terminated and served as HTTP.
+    if (first[0] === TLS_HANDSHAKE && intercepts(router.listener, hostname, port)) {
+      const tunnel = {
+        host: authority,
+        hostname,
+        port,
+        proxyAuthorization: req.headers['proxy-authorization'],
+      };
+      interceptTls(env, server, socket, first, tunnel, bare, (name) => router.allow.allows(name, port));
+      return;
+    }
+    pipeTunnel(env, socket, first, bare, Number(port));
   };
   if (head.length > 0) decide(head);
   else {

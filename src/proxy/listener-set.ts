@@ -3,6 +3,7 @@ import { type ListenerPlan, planListeners } from '../config/reload.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import { compileListener, type ProxyEnv, ProxyListener, type ProxyState } from './listener.js';
+import { prepareInterception } from './intercept.js';
 
 export interface BoundAddress {
   name: string;
@@ -54,13 +55,9 @@ export class ListenerSet {
   ) {}
 
   async bindAll(config: Config): Promise<void> {
+    // tls: intercept: the CA is loaded (or created, and where logged) before anything listens.
+    await prepareInterception(this.env, config);
     for (const l of config.listeners) {
-      if (l.tls === 'intercept') {
-        this.logger.warn(
-          { listener: l.name },
-          'tls: intercept is not implemented yet; TLS CONNECT tunnels are piped as in tunnel mode',
-        );
-      }
       const proxy = new ProxyListener(this.env, l);
       this.proxies.push(proxy);
       const addr = await proxy.listen();

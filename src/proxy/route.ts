@@ -6,12 +6,14 @@ import { parseUpstream, type UpstreamTarget } from './upstream.js';
 
 /** What a CONNECT established on a client socket, remembered for the requests inside the tunnel. */
 export interface TunnelInfo {
-  /** `http://host:port` of the CONNECT target. */
+  /** `http://host:port` of the CONNECT target (`https://` when faultgate terminated its TLS). */
   origin: string;
   host: string;
   hostname: string;
   port: string;
   proxyAuthorization: string | undefined;
+  /** The TCP socket under an intercepted TLS socket: a reset fault resets this one. */
+  raw?: Socket;
 }
 
 const tunnels = new WeakMap<Socket, TunnelInfo>();
@@ -90,7 +92,12 @@ export class Router {
       }
       return {
         mode: 'forward',
-        target: { origin: tunnel.origin, host: tunnel.host, basePath: '', protocol: 'http:' },
+        target: {
+          origin: tunnel.origin,
+          host: tunnel.host,
+          basePath: '',
+          protocol: tunnel.raw ? 'https:' : 'http:',
+        },
         hostname: tunnel.hostname,
         port: tunnel.port,
         path,
