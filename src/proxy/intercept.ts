@@ -51,12 +51,14 @@ class Interception {
     if (this.warned.size >= MAX_WARNED_HOSTS) this.warned.clear();
     this.warned.add(host);
     const fix =
-      reason === 'client_rejected_certificate'
-        ? 'the client does not trust the faultgate CA: trust it (faultgate ca init prints how) or list the host in tls_passthrough'
+      reason === 'client_rejected_certificate' || reason === 'closed_before_request'
+        ? 'if the client does not trust the faultgate CA: trust it (faultgate ca init prints how) or list the host in tls_passthrough'
         : undefined;
     this.env.logger.warn(
       { host, reason, err: err?.message, ...(fix ? { fix } : {}) },
-      'TLS interception handshake failed (logged once per host)',
+      reason === 'closed_before_request'
+        ? 'TLS interception: the client closed right after the handshake, without a request (logged once per host)'
+        : 'TLS interception handshake failed (logged once per host)',
     );
   }
 }
@@ -152,6 +154,16 @@ export function interceptTls(
     );
 }
 
+/** Intercepted sessions that have not carried a request yet. */
+const awaitingRequest = new WeakSet<Socket>();
+const watchedServers = new WeakSet<Server>();
+
+function watchFirstRequest(server: Server): void {
+  if (watchedServers.has(server)) return;
+  watchedServers.add(server);
+  server.prependListener('request', (req) => awaitingRequest.delete(req.socket));
+}
+
 function terminate(
   env: ProxyEnv,
   i: Interception,
@@ -181,11 +193,26 @@ function terminate(
     i.failed(host, rejectsCertificate(err) ? 'client_rejected_certificate' : 'handshake_error', err);
     tls.destroy();
   });
-  tls.once('close', () => clearTimeout(deadline));
+  // The CONNECT socket is half-open capable, and so is its TLS socket: a client that leaves
+  // mid-handshake (as Node clients that reject the leaf do) must close it here.
+  tls.once('end', () => {
+    if (secure) return;
+    clearTimeout(deadline);
+    i.failed(host, 'closed_before_request', undefined);
+    tls.destroy();
+  });
+  tls.once('close', () => {
+    clearTimeout(deadline);
+    // Node's TLS clients check the certificate after the handshake and then just close: a
+    // session that ends before its first request is how such a rejection looks from here.
+    if (awaitingRequest.has(tls)) i.failed(host, 'closed_before_request', undefined);
+  });
   tls.once('secure', () => {
     secure = true;
     clearTimeout(deadline);
     i.metrics.intercepted.inc();
+    watchFirstRequest(server);
+    awaitingRequest.add(tls);
     rememberTunnel(tls, info);
     // The HTTP server applies its own timeouts to the decrypted socket.
     raw.setTimeout(0);

@@ -2,11 +2,13 @@ import { Counter, type Registry } from 'prom-client';
 
 export type HandshakeFailure =
   | 'client_rejected_certificate'
+  | 'closed_before_request'
   | 'handshake_error'
   | 'handshake_timeout'
   | 'ca_unavailable';
 const reasons: readonly HandshakeFailure[] = [
   'client_rejected_certificate',
+  'closed_before_request',
   'handshake_error',
   'handshake_timeout',
   'ca_unavailable',
@@ -22,7 +24,7 @@ export class TlsMetrics {
     const registers = [registry];
     this.handshakeFailures = new Counter({
       name: 'faultgate_tls_handshake_failures_total',
-      help: 'Intercepted CONNECTs whose client-side TLS handshake failed, by reason (client_rejected_certificate: the client does not trust the faultgate CA)',
+      help: 'Intercepted CONNECTs that failed on the client side, by reason (client_rejected_certificate: a TLS alert refusing the leaf; closed_before_request: closed right after the handshake, as Node clients that reject the leaf do)',
       labelNames: ['reason'],
       registers,
     });

@@ -1,8 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ConnectionOptions, connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { ProxyAgent } from 'undici';
 import { onTestFinished } from 'vitest';
 import { configYaml, startFaultgate, startUpstream, type TestFaultgate, type TestServer } from './index.js';
@@ -52,4 +54,41 @@ export function trustingAgent(proxyUrl: string, ca: string | string[]): ProxyAge
   const agent = new ProxyAgent({ uri: proxyUrl, requestTls: { ca } });
   onTestFinished(() => agent.destroy());
   return agent;
+}
+
+/** A raw CONNECT to `target` through the proxy, then a TLS client on the tunnel (node:tls options). */
+export async function tlsThroughProxy(
+  proxyPort: number,
+  target: string,
+  options: ConnectionOptions,
+  headers = '',
+): Promise<TLSSocket> {
+  const socket = netConnect({ host: '127.0.0.1', port: proxyPort });
+  onTestFinished(() => {
+    socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${headers}\r\n`);
+      let head = '';
+      const onData = (d: Buffer) => {
+        head += d.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        socket.off('data', onData);
+        socket.pause();
+        if (head.startsWith('HTTP/1.1 200')) resolve();
+        else reject(new Error(`CONNECT refused: ${head.split('\r\n')[0]}`));
+      };
+      socket.on('data', onData);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    const tls = tlsConnect({ socket, ...options }, () => resolve(tls));
+    tls.once('error', (err) => {
+      // As a real client does: a failed handshake closes the connection.
+      socket.destroy();
+      reject(err);
+    });
+  });
 }
