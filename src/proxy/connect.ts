@@ -1,11 +1,11 @@
 import type { IncomingMessage, Server } from 'node:http';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { type ErrorCode, errorBody, errorCodes } from '../errors.js';
 import { splitHost } from '../identity/index.js';
 import { intercepts, interceptTls } from './intercept.js';
 import type { ProxyEnv } from './listener.js';
 import { type Router, rememberTunnel } from './route.js';
-import { classifyUpstreamError } from './upstream.js';
+import { openTunnel } from './tunnel-faults.js';
 
 const TLS_HANDSHAKE = 0x16;
 /** `GET /`, `POST /`, ... : an HTTP/1 request line starts with an upper-case token and a space. */
@@ -97,7 +97,8 @@ export function handleConnect(
       interceptTls(env, server, socket, first, tunnel, bare, (name) => router.allow.allows(name, port));
       return;
     }
-    pipeTunnel(env, socket, first, bare, Number(port));
+    // Hook (issue 9): opaque tunnels get connection-level faults, metrics and tracking.
+    openTunnel(env, req, socket, first, hostname, port);
   };
   if (head.length > 0) decide(head);
   else {
@@ -110,38 +111,4 @@ export function handleConnect(
       decide(chunk);
     });
   }
-}
-
-/** An opaque (TLS) tunnel: bytes both ways, connection-level failures only. */
-function pipeTunnel(env: ProxyEnv, client: Socket, first: Buffer, host: string, port: number): void {
-  const { connect_timeout_ms } = env.state().config.upstream;
-  let upstream: Socket;
-  try {
-    upstream = netConnect({ host, port, noDelay: true });
-  } catch (err) {
-    env.logger.warn({ target: `${host}:${port}`, err: (err as Error).message }, 'tunnel connect refused');
-    client.destroy();
-    return;
-  }
-  upstream.setTimeout(connect_timeout_ms, () =>
-    upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
-  );
-  upstream.once('connect', () => {
-    upstream.setTimeout(0);
-    upstream.write(first);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.resume();
-  });
-  upstream.on('error', (err) => {
-    const failure = classifyUpstreamError(err);
-    env.metrics.upstreamError('unmatched', failure.kind);
-    env.logger.warn(
-      { target: `${host}:${port}`, code: failure.code, err: err.message },
-      'tunnel upstream failure',
-    );
-    client.destroy();
-  });
-  upstream.on('close', () => client.destroy());
-  client.on('close', () => upstream.destroy());
 }
