@@ -191,6 +191,9 @@ class Tunnel {
         source = source.pipe(t);
       }
       source.pipe(client);
+      // Once the upstream's end (after the last paced byte) reached the client, the tunnel has
+      // nothing left to carry: close it rather than wait for the client's FIN.
+      client.once('finish', () => client.destroy());
       client.resume();
       if (!this.breaksLater) upstream.once('data', () => this.settle(true, 'transport'));
     });
@@ -207,8 +210,12 @@ class Tunnel {
     upstream.on('close', () => {
       // An upstream that answered and then ended the tunnel: a success (unless a fault broke it first).
       this.settle(upstream.bytesRead > 0, 'transport');
-      for (const t of transforms) t.destroy();
-      client.destroy();
+      // A clean end travels down the pipe (the client gets its FIN after the last paced byte);
+      // anything else cuts the client at once.
+      if (!upstream.readableEnded) {
+        for (const t of transforms) t.destroy();
+        client.destroy();
+      }
     });
     client.on('close', () => upstream.destroy());
   }

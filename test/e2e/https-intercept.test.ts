@@ -191,11 +191,10 @@ describe('clients that do not trust the CA, and passthrough', () => {
     await waitFor(() => closed().length === 1, 5000, 'the warning');
     expect(String(closed()[0]!.fix)).toMatch(/faultgate ca init/);
     const rejected = { reason: 'closed_before_request' };
-    let m = await scrape(fg.adminUrl);
-    for (let i = 0; i < 250 && metricSum(m, 'faultgate_tls_handshake_failures_total', rejected) < 2; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      m = await scrape(fg.adminUrl);
-    }
+    const m = await scrapeUntil(
+      fg.adminUrl,
+      (m) => metricSum(m, 'faultgate_tls_handshake_failures_total', rejected) >= 2,
+    );
     expect(metricSum(m, 'faultgate_tls_handshake_failures_total', rejected)).toBe(2);
     expect(closed()).toHaveLength(1); // once per host
     // Nothing crashed: a trusting client is served.

@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { type ConnectionOptions, connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { ProxyAgent } from 'undici';
 import { onTestFinished } from 'vitest';
-import { configYaml, startFaultgate, startUpstream, type TestFaultgate, type TestServer } from './index.js';
+import {
+  configYaml,
+  scrape,
+  startFaultgate,
+  startUpstream,
+  type TestFaultgate,
+  type TestServer,
+} from './index.js';
 import { type TestPki, testPki } from './tls.js';
 
 /** An https upstream on 127.0.0.1 with the test PKI's certificate (IP SAN 127.0.0.1). */
@@ -91,4 +98,18 @@ export async function tlsThroughProxy(
       reject(err);
     });
   });
+}
+
+/** Scrapes /metrics until `ready(metrics)` holds (or 5 s pass), and returns the last scrape. */
+export async function scrapeUntil(
+  adminUrl: string,
+  ready: (m: Map<string, number>) => boolean,
+): Promise<Map<string, number>> {
+  const until = Date.now() + 5000;
+  let m = await scrape(adminUrl);
+  while (!ready(m) && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20));
+    m = await scrape(adminUrl);
+  }
+  return m;
 }
