@@ -6,6 +6,7 @@ import { readAll, scrape, waitFor } from '../helpers/index.js';
 import {
   httpsUpstream,
   interceptingFaultgate,
+  scrapeUntil,
   tlsThroughProxy,
   trustingAgent,
 } from '../helpers/intercept.js';
