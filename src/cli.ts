@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -6,6 +7,7 @@ import { formatProblem, loadConfigFile } from './config/load.js';
 import { caCommand } from './cli/ca.js';
 import { reportCommand } from './cli/report.js';
 import { Faultgate } from './faultgate.js';
+import { interceptWarnings } from './tls/warnings.js';
 
 const EXIT_USAGE = 2;
 const bundledConfig = fileURLToPath(new URL('../../proxy.example.yaml', import.meta.url));
@@ -117,7 +119,9 @@ async function main(): Promise<void> {
       return;
     case 'validate': {
       if (!values.config) fail(`validate needs -c FILE\n\n${usage}`);
-      load(values.config);
+      const config = load(values.config);
+      for (const w of interceptWarnings(values.config, readFileSync(values.config, 'utf8'), config))
+        process.stderr.write(`${w}\n`);
       process.stdout.write(`${values.config}: ok\n`);
       return;
     }

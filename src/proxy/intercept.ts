@@ -5,6 +5,7 @@ import type { Config, ListenerConfig } from '../config/schema.js';
 import { ensureCa } from '../tls/ca.js';
 import { LeafCertificates } from '../tls/leaf-cache.js';
 import { type HandshakeFailure, TlsMetrics } from '../tls/metrics.js';
+import { exposedInterceptorMessage, exposedInterceptors } from '../tls/warnings.js';
 import type { ProxyEnv } from './listener.js';
 import { AllowList, rememberTunnel, type TunnelInfo } from './route.js';
 
@@ -80,6 +81,10 @@ function interception(env: ProxyEnv): Interception {
  */
 export async function prepareInterception(env: ProxyEnv, config: Config): Promise<void> {
   const i = interception(env);
+  for (const index of exposedInterceptors(config)) {
+    const { name, listen } = config.listeners[index]!;
+    env.logger.warn({ listener: name }, exposedInterceptorMessage(listen));
+  }
   if (config.listeners.some((l) => l.tls === 'intercept')) await i.certificates(config.ca.dir);
 }
 
