@@ -64,31 +64,42 @@ export class LeafCertificates {
   private async issue(host: string, notBefore: Date, notAfter: Date): Promise<SecureContext> {
     this.issued++;
     this.onIssue();
-    const keys = await generateKeyPair();
-    const ip = isIP(host) !== 0;
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(),
-      // CNs are limited to 64 characters; the SAN is what clients check.
-      subject: `CN=${ip ? host : host.slice(0, 64)}, O=faultgate interception (testing only)`,
-      issuer: this.ca.cert.subject,
-      notBefore,
-      notAfter,
-      publicKey: keys.publicKey,
-      signingKey: this.ca.key,
-      signingAlgorithm: ecdsaSha256,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension([{ type: ip ? 'ip' : 'dns', value: host }]),
-        await x509.AuthorityKeyIdentifierExtension.create(this.ca.cert),
-      ],
-    });
+    const leaf = await issueLeaf(this.ca, host, notBefore, notAfter);
     return createSecureContext({
-      key: await privateKeyPem(keys.privateKey),
+      key: leaf.keyPem,
       // The chain sent to the client: the leaf, then the CA (a client that trusts the CA finds it either way).
-      cert: `${cert.toString('pem')}\n${this.ca.certPem}`,
+      cert: `${leaf.certPem}\n${this.ca.certPem}`,
       minVersion: 'TLSv1.2',
     });
   }
+}
+
+/** One leaf for `host` (DNS SAN, or IP SAN for an IP literal) signed by `ca`, PEM. */
+export async function issueLeaf(
+  ca: CertificateAuthority,
+  host: string,
+  notBefore: Date,
+  notAfter: Date,
+): Promise<{ certPem: string; keyPem: string }> {
+  const keys = await generateKeyPair();
+  const ip = isIP(host) !== 0;
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    // CNs are limited to 64 characters; the SAN is what clients check.
+    subject: `CN=${ip ? host : host.slice(0, 64)}, O=faultgate interception (testing only)`,
+    issuer: ca.cert.subject,
+    notBefore,
+    notAfter,
+    publicKey: keys.publicKey,
+    signingKey: ca.key,
+    signingAlgorithm: ecdsaSha256,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension([{ type: ip ? 'ip' : 'dns', value: host }]),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
+    ],
+  });
+  return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
 }
