@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
 import { request } from 'undici';
-import { describe, expect, it } from 'vitest';
-import { readAll, scrape, waitFor } from '../helpers/index.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { configYaml, readAll, scrape, startFaultgate, waitFor } from '../helpers/index.js';
 import {
   httpsUpstream,
   interceptingFaultgate,
@@ -221,5 +224,44 @@ describe('clients that do not trust the CA, and passthrough', () => {
     intercepted.destroy();
     const m = await scrape(fg.adminUrl);
     expect(metricSum(m, 'faultgate_tls_intercepted_total')).toBe(0);
+  });
+});
+
+describe('interception CA lifecycle and hostile handshakes', () => {
+  it('start creates the CA in ca.dir and logs where; a second start reuses it without a word', async () => {
+    const first = await interceptingFaultgate({}, tools);
+    const created = first.logs.find((l) => String(l.msg).startsWith('created the interception CA'));
+    expect(created?.dir).toBe(first.caDir);
+    expect(JSON.stringify(first.logs)).not.toContain('PRIVATE KEY');
+    const again = await startFaultgate(
+      configYaml(
+        { forward: true, tls: 'intercept', allow_hosts: ['127.0.0.1'] },
+        `ca: { dir: ${JSON.stringify(first.caDir)} }\n`,
+      ),
+    );
+    expect(again.logs.some((l) => String(l.msg).startsWith('created the interception CA'))).toBe(false);
+    expect(readFileSync(join(first.caDir, 'ca.pem'), 'utf8')).toBe(first.caPem);
+  });
+
+  it('garbage after a TLS record header is a counted handshake error; the proxy keeps serving', async () => {
+    const up = await faultUpstream();
+    const fg = await interceptingFaultgate({}, tools);
+    const socket = connect({ host: '127.0.0.1', port: fg.port });
+    onTestFinished(() => {
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(`CONNECT 127.0.0.1:${up.port} HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\n\r\n`);
+    await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    socket.write(Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x20]), Buffer.alloc(32, 0x41)]));
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const m = await scrapeUntil(
+      fg.adminUrl,
+      (m) => metricSum(m, 'faultgate_tls_handshake_failures_total', { reason: 'handshake_error' }) >= 1,
+    );
+    expect(metricSum(m, 'faultgate_tls_handshake_failures_total', { reason: 'handshake_error' })).toBe(1);
+    const ok = await request(`${up.url}/v1/json`, { dispatcher: trustingAgent(fg.url, fg.caPem) });
+    expect(ok.statusCode).toBe(200);
+    await ok.body.text();
   });
 });
