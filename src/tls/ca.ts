@@ -85,12 +85,16 @@ export async function initCa(dir: string, force = false): Promise<CaFiles> {
     throw new CaError(`a CA already exists in ${files.dir} (use --force to replace it)`);
   }
   const { certPem, keyPem } = await generateCa();
-  mkdirSync(files.dir, { recursive: true, mode: 0o700 });
-  // The key is written with 0600 from the start (and again if the file existed with looser bits).
-  writeFileSync(files.key, keyPem, { mode: 0o600 });
-  chmodSync(files.key, 0o600);
-  writeFileSync(files.cert, certPem, { mode: 0o644 });
-  writeFileSync(files.bundle, bundlePem(certPem), { mode: 0o644 });
+  try {
+    mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    // The key is written with 0600 from the start (and again if the file existed with looser bits).
+    writeFileSync(files.key, keyPem, { mode: 0o600 });
+    chmodSync(files.key, 0o600);
+    writeFileSync(files.cert, certPem, { mode: 0o644 });
+    writeFileSync(files.bundle, bundlePem(certPem), { mode: 0o644 });
+  } catch (err) {
+    throw new CaError(`cannot write the CA to ${files.dir}: ${(err as Error).message}`);
+  }
   return files;
 }
 

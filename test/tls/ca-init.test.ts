@@ -101,3 +101,26 @@ describe('faultgate ca init', () => {
     await expect(loadCa(dir)).rejects.not.toThrow(/notakey/);
   });
 });
+
+describe('start with tls: intercept', () => {
+  it('refuses to start when the CA cannot be created, with FAULTGATE_ERR_CA and exit 2', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'file'), 'not a directory');
+    const config = join(dir, 'proxy.yaml');
+    writeFileSync(
+      config,
+      `version: 1
+listeners: [{ name: main, listen: "127.0.0.1:0", forward: true, tls: intercept, allow_hosts: ["127.0.0.1"] }]
+admin: { listen: "127.0.0.1:0" }
+ca: { dir: ${JSON.stringify(join(dir, 'file', 'ca'))} }
+`,
+    );
+    const r = spawnSync(process.execPath, ['dist/src/cli.js', 'start', '-c', config], {
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/cannot write the CA/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
