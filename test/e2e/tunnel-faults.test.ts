@@ -199,3 +199,28 @@ chaos: { seed: 1 }
     expect(metricSum(m, 'faultgate_tls_intercepted_total')).toBe(0);
   });
 });
+
+describe('tunnel faults and chaos sessions', () => {
+  it('abort-all releases a tunnel held by a hang from the config session', async () => {
+    const up = await upstream();
+    const fg = await tunnelling(`tools:
+  - { name: secure, match: { host: 127.0.0.1 } }
+experiments:
+  - { name: hold, type: timeout, probability: 1, target: { tools: [secure] }, config: { then: hang } }
+`);
+    const pending = tlsThroughProxy(fg.port, `127.0.0.1:${up.port}`, {
+      ca: up.pki.caCert,
+      host: '127.0.0.1',
+    });
+    pending.catch(() => {});
+    await scrapeUntil(fg.adminUrl, (m) => metricSum(m, 'faultgate_active_faults') >= 1);
+    const abort = await fetch(`${fg.adminUrl}/api/v1/chaos/abort-all`, { method: 'POST' });
+    expect(abort.status).toBeLessThan(300);
+    await expect(pending).rejects.toThrow(/socket disconnected|ECONNRESET/);
+    const m = await scrapeUntil(fg.adminUrl, (m) => metricSum(m, 'faultgate_active_faults') === 0);
+    expect(metricSum(m, 'faultgate_active_faults')).toBe(0);
+    expect(
+      metricSum(m, 'faultgate_requests_total', { tool: 'secure', outcome: 'failure', injected: 'true' }),
+    ).toBe(1);
+  });
+});
