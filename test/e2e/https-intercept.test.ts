@@ -243,6 +243,22 @@ describe('interception CA lifecycle and hostile handshakes', () => {
     expect(readFileSync(join(first.caDir, 'ca.pem'), 'utf8')).toBe(first.caPem);
   });
 
+  it('issues a leaf for the SNI name when allow_hosts allows it, else the CONNECT host leaf', async () => {
+    const up = await faultUpstream();
+    const fg = await interceptingFaultgate({}, tools);
+    const target = `127.0.0.1:${up.port}`;
+    const named = await tlsThroughProxy(fg.port, target, { ca: fg.caPem, servername: 'localhost' });
+    expect(named.getPeerCertificate().subjectaltname).toBe('DNS:localhost');
+    named.destroy();
+    const other = await tlsThroughProxy(fg.port, target, {
+      ca: fg.caPem,
+      servername: 'evil.example',
+      checkServerIdentity: () => undefined,
+    });
+    expect(other.getPeerCertificate().subjectaltname).toBe('IP Address:127.0.0.1');
+    other.destroy();
+  });
+
   it('garbage after a TLS record header is a counted handshake error; the proxy keeps serving', async () => {
     const up = await faultUpstream();
     const fg = await interceptingFaultgate({}, tools);
