@@ -177,7 +177,15 @@ class Tunnel {
     const { env, client, host, port } = this;
     if (client.destroyed) return;
     const { connect_timeout_ms } = env.state().config.upstream;
-    const upstream = netConnect({ host, port, noDelay: true });
+    let upstream: Socket;
+    try {
+      upstream = netConnect({ host, port, noDelay: true });
+    } catch (err) {
+      env.logger.warn({ target: `${host}:${port}`, err: (err as Error).message }, 'tunnel connect refused');
+      this.settle(false, 'transport');
+      client.destroy();
+      return;
+    }
     upstream.setTimeout(connect_timeout_ms, () =>
       upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
     );
