@@ -1,10 +1,13 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatProblem, loadConfigFile } from './config/load.js';
+import { caCommand } from './cli/ca.js';
 import { reportCommand } from './cli/report.js';
 import { Faultgate } from './faultgate.js';
+import { interceptWarnings } from './tls/warnings.js';
 
 const EXIT_USAGE = 2;
 const bundledConfig = fileURLToPath(new URL('../../proxy.example.yaml', import.meta.url));
@@ -16,13 +19,15 @@ Usage:
   faultgate validate -c FILE      check a config: every problem as FILE:LINE:COL  path  message
   faultgate report [--admin URL] [--format terminal|json|markdown|html] [--out PATH]
                                   fetch the report from a running proxy (report --help for more)
+  faultgate ca init [--dir DIR] [--force]
+                                  create the interception CA and print how to trust it
   faultgate --version
 
 Every option has an environment form: -c/--config is FAULTGATE_CONFIG.
 Exit codes: 0 ok, 1 SLO gate failed, 2 usage or configuration error.`;
 
 /** Commands of SPEC section 1 that later releases add; named so the error says so, not "unknown". */
-const planned = new Set(['run', 'demo', 'ca']);
+const planned = new Set(['run', 'demo']);
 
 function fail(message: string): never {
   process.stderr.write(`faultgate: ${message}\n`);
@@ -94,6 +99,10 @@ async function main(): Promise<void> {
     process.exitCode = await reportCommand(process.argv.slice(3));
     return;
   }
+  if (process.argv[2] === 'ca') {
+    process.exitCode = await caCommand(process.argv.slice(3));
+    return;
+  }
   const { values, positionals } = parse(process.argv.slice(2));
   if (values.help) {
     process.stdout.write(`${usage}\n`);
@@ -110,7 +119,9 @@ async function main(): Promise<void> {
       return;
     case 'validate': {
       if (!values.config) fail(`validate needs -c FILE\n\n${usage}`);
-      load(values.config);
+      const config = load(values.config);
+      for (const w of interceptWarnings(values.config, readFileSync(values.config, 'utf8'), config))
+        process.stderr.write(`${w}\n`);
       process.stdout.write(`${values.config}: ok\n`);
       return;
     }

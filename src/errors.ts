@@ -22,6 +22,7 @@ export const errorCodes = {
   FAULTGATE_ERR_CONFLICT: { status: 409, message: 'the request conflicts with the current state' },
   FAULTGATE_ERR_BODY_TOO_LARGE: { status: 413, message: 'request body is too large' },
   FAULTGATE_ERR_CONFIG: { status: 400, message: 'invalid configuration' },
+  FAULTGATE_ERR_CA: { status: 500, message: 'the interception CA is missing, unreadable or not writable' },
   FAULTGATE_ERR_INTERNAL: { status: 500, message: 'internal error' },
 } as const;
 

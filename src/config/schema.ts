@@ -38,6 +38,8 @@ const listenerSchema = z.strictObject({
   forward: z.boolean().default(false),
   tls: z.enum(['tunnel', 'intercept']).default('tunnel'),
   allow_hosts: z.array(z.string().min(1)).default([]),
+  /** With `tls: intercept`: CONNECT targets left as opaque tunnels (host patterns as allow_hosts). */
+  tls_passthrough: z.array(z.string().min(1)).default([]),
 });
 
 const matchSchema = z.strictObject({

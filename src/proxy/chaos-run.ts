@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { FaultContext } from '../faults/types.js';
 import type { Rng } from '../types.js';
 import type { Peek, ProxyEnv, RequestPlan } from './context.js';
+import { rawSocketOf } from './route.js';
 
 /**
  * The chaos state of one request: the fired experiments, their contexts, the abort signal
@@ -199,6 +200,7 @@ export class ChaosRun {
 /** Ends a client connection at once: `reset` sends a TCP RST, `close` a FIN. */
 export function dropConnection(socket: Socket | null, how: 'reset' | 'close'): void {
   if (!socket || socket.destroyed) return;
-  if (how === 'reset') socket.resetAndDestroy();
+  // An intercepted TLS socket cannot send an RST itself (resetAndDestroy needs a TCP handle): its TCP socket does.
+  if (how === 'reset') (rawSocketOf(socket) ?? socket).resetAndDestroy();
   else socket.destroy();
 }

@@ -1,10 +1,11 @@
 import type { IncomingMessage, Server } from 'node:http';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { refuseSocket } from '../errors.js';
 import { splitHost } from '../identity/index.js';
-import type { ProxyEnv, ProxyState } from './context.js';
+import type { ProxyEnv } from './context.js';
+import { intercepts, interceptTls } from './intercept.js';
 import { type ListenerRouting, rememberTunnel } from './route.js';
-import { classifyUpstreamError } from './upstream.js';
+import { openTunnel } from './tunnel-faults.js';
 
 const TLS_HANDSHAKE = 0x16;
 /** `GET /`, `POST /`, ... : an HTTP/1 request line starts with an upper-case token and a space. */
@@ -75,7 +76,22 @@ export function handleConnect(
       socket.resume();
       return;
     }
-    pipeTunnel(env, state, socket, first, hostname.replace(/^\[|\]$/g, ''), Number(port));
+    const bare = hostname.replace(/^\[|\]$/g, '');
+    // Hook (issue 9): TLS on an intercepting listener is terminated and served as HTTP.
+    if (first[0] === TLS_HANDSHAKE && intercepts(router.listener, hostname, port)) {
+      const tunnel = {
+        host: authority,
+        hostname,
+        port,
+        proxyAuthorization: req.headers['proxy-authorization'],
+      };
+      interceptTls(env, state, server, socket, first, tunnel, bare, (name) =>
+        router.allow.allows(name, port),
+      );
+      return;
+    }
+    // Hook (issue 9): opaque tunnels get connection-level faults, metrics and tracking.
+    openTunnel(env, state, req, socket, first, hostname, port);
   };
   if (head.length > 0) decide(head);
   else {
@@ -88,45 +104,4 @@ export function handleConnect(
       decide(chunk);
     });
   }
-}
-
-/** An opaque (TLS) tunnel: bytes both ways, connection-level failures only. */
-function pipeTunnel(
-  env: ProxyEnv,
-  state: ProxyState,
-  client: Socket,
-  first: Buffer,
-  host: string,
-  port: number,
-): void {
-  const { connect_timeout_ms } = state.config.upstream;
-  let upstream: Socket;
-  try {
-    upstream = netConnect({ host, port, noDelay: true });
-  } catch (err) {
-    env.logger.warn({ target: `${host}:${port}`, err: (err as Error).message }, 'tunnel connect refused');
-    client.destroy();
-    return;
-  }
-  upstream.setTimeout(connect_timeout_ms, () =>
-    upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })),
-  );
-  upstream.once('connect', () => {
-    upstream.setTimeout(0);
-    upstream.write(first);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.resume();
-  });
-  upstream.on('error', (err) => {
-    const failure = classifyUpstreamError(err);
-    env.metrics.upstreamError('unmatched', failure.kind);
-    env.logger.warn(
-      { target: `${host}:${port}`, code: failure.code, err: err.message },
-      'tunnel upstream failure',
-    );
-    client.destroy();
-  });
-  upstream.on('close', () => client.destroy());
-  client.on('close', () => upstream.destroy());
 }

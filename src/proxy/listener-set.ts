@@ -5,6 +5,7 @@ import type { Logger } from '../observe/logger.js';
 import type { ProxyEnv, ProxyState } from './context.js';
 import { ProxyListener } from './listener.js';
 import { compileListener } from './route.js';
+import { prepareInterception } from './intercept.js';
 
 export interface BoundAddress {
   name: string;
@@ -56,13 +57,9 @@ export class ListenerSet {
   ) {}
 
   async bindAll(config: Config): Promise<void> {
+    // tls: intercept: the CA is loaded (or created, and where logged) before anything listens.
+    await prepareInterception(this.env, config);
     for (const l of config.listeners) {
-      if (l.tls === 'intercept') {
-        this.logger.warn(
-          { listener: l.name },
-          'tls: intercept is not implemented yet; TLS CONNECT tunnels are piped as in tunnel mode',
-        );
-      }
       const proxy = new ProxyListener(this.env, l);
       this.proxies.push(proxy);
       const addr = await proxy.listen();

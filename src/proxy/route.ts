@@ -7,18 +7,25 @@ import { parseUpstream } from './upstream.js';
 
 /** What a CONNECT established on a client socket, remembered for the requests inside the tunnel. */
 export interface TunnelInfo {
-  /** `http://host:port` of the CONNECT target. */
+  /** `http://host:port` of the CONNECT target (`https://` when faultgate terminated its TLS). */
   origin: string;
   host: string;
   hostname: string;
   port: string;
   proxyAuthorization: string | undefined;
+  /** The TCP socket under an intercepted TLS socket: a reset fault resets this one. */
+  raw?: Socket;
 }
 
 const tunnels = new WeakMap<Socket, TunnelInfo>();
 
 export function rememberTunnel(socket: Socket, info: TunnelInfo): void {
   tunnels.set(socket, info);
+}
+
+/** The TCP socket under an intercepted TLS client socket, which alone can send a TCP RST. */
+export function rawSocketOf(socket: Socket): Socket | undefined {
+  return tunnels.get(socket)?.raw;
 }
 
 /** `allow_hosts`, compiled: the only targets forward mode will ever reach. */
@@ -90,7 +97,12 @@ export class Router {
       }
       return {
         mode: 'forward',
-        target: { origin: tunnel.origin, host: tunnel.host, basePath: '', protocol: 'http:' },
+        target: {
+          origin: tunnel.origin,
+          host: tunnel.host,
+          basePath: '',
+          protocol: tunnel.raw ? 'https:' : 'http:',
+        },
         hostname: tunnel.hostname,
         port: tunnel.port,
         path,

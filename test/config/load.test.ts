@@ -324,6 +324,7 @@ describe('the parsed config', () => {
       forward: false,
       tls: 'tunnel',
       allow_hosts: [],
+      tls_passthrough: [],
     });
     expect(config.admin).toEqual({ listen: '127.0.0.1:9090', token: '' });
     expect(config.chaos).toEqual({ level: 1, header_overrides: false, mark_injected: true });
