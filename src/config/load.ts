@@ -194,14 +194,12 @@ export function unionLiterals(branches: readonly (readonly z.core.$ZodIssue[])[]
   return values.length > 0 ? values.map((v) => JSON.stringify(v)).join(', ') : undefined;
 }
 
-function issueProblems(
-  file: string,
-  doc: ReturnType<typeof parseDocument>,
-  position: Position,
-  issue: z.core.$ZodIssue,
-): ConfigProblem[] {
+/** Where a problem at `path` (or at its key `key`) is: a file position, or 0:0 for an object config. */
+type Locator = (path: readonly PropertyKey[], key?: string) => { line: number; col: number };
+
+function issueProblems(file: string, where: Locator, issue: z.core.$ZodIssue): ConfigProblem[] {
   const at = (path: readonly PropertyKey[], key?: string, message = issue.message): ConfigProblem => {
-    const pos = position(locate(doc, path, key));
+    const pos = where(path, key);
     return { file, line: pos.line, col: pos.col, path: formatPath(key ? [...path, key] : path), message };
   };
   if (issue.code === 'unrecognized_keys') {
@@ -221,7 +219,7 @@ function issueProblems(
     );
     if (branch.length > 0) {
       return branch.flatMap((sub) =>
-        issueProblems(file, doc, position, { ...sub, path: [...issue.path, ...sub.path] }),
+        issueProblems(file, where, { ...sub, path: [...issue.path, ...sub.path] }),
       );
     }
   }
@@ -261,17 +259,38 @@ export function parseConfig(
   if (!result.success) {
     // A value that is wrong only because its variable is unset was already reported as such.
     const unset = new Set(problems.map((p) => `${p.line}:${p.col}`));
+    const where: Locator = (path, key) => position(locate(doc, path, key));
     for (const issue of result.error.issues) {
-      for (const p of issueProblems(file, doc, position, issue)) {
+      for (const p of issueProblems(file, where, issue)) {
         if (!unset.has(`${p.line}:${p.col}`)) problems.push(p);
       }
     }
   }
   if (problems.length > 0 || !result.success) return { ok: false, problems: sortProblems(problems) };
-  const config = result.data;
+  return { ok: true, config: finish(result.data, baseDir), text: raw };
+}
+
+/**
+ * Validates a config given as an object (the library API) with the same schema and messages
+ * as a file. Problems carry line and column 0: there is no file to point into. `source` names
+ * the config in `file`.
+ */
+export function validateConfig(
+  value: unknown,
+  source = '(config)',
+  baseDir = process.cwd(),
+): { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] } {
+  const result = configSchema.safeParse(value);
+  if (result.success) return { ok: true, config: finish(result.data, baseDir) };
+  const where: Locator = () => ({ line: 0, col: 0 });
+  return { ok: false, problems: result.error.issues.flatMap((issue) => issueProblems(source, where, issue)) };
+}
+
+/** Resolves the config's relative paths and freezes it: validated once, then never changed. */
+function finish(config: Config, baseDir: string): Config {
   config.ca.dir = resolve(baseDir, config.ca.dir);
   if (config.upstream.ca_file) config.upstream.ca_file = resolve(baseDir, config.upstream.ca_file);
-  return { ok: true, config: deepFreeze(config), text: raw };
+  return deepFreeze(config);
 }
 
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
