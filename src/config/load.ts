@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type Config, configSchema } from './schema.js';
+import { unknownKeyMessage } from './suggest.js';
 
 /** One problem in a config file, located at the line and column of the offending key or value. */
 export interface ConfigProblem {
@@ -197,13 +198,18 @@ export function unionLiterals(branches: readonly (readonly z.core.$ZodIssue[])[]
 /** Where a problem at `path` (or at its key `key`) is: a file position, or 0:0 for an object config. */
 type Locator = (path: readonly PropertyKey[], key?: string) => { line: number; col: number };
 
-function issueProblems(file: string, where: Locator, issue: z.core.$ZodIssue): ConfigProblem[] {
+function issueProblems(
+  file: string,
+  where: Locator,
+  issue: z.core.$ZodIssue,
+  data: unknown,
+): ConfigProblem[] {
   const at = (path: readonly PropertyKey[], key?: string, message = issue.message): ConfigProblem => {
     const pos = where(path, key);
     return { file, line: pos.line, col: pos.col, path: formatPath(key ? [...path, key] : path), message };
   };
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => at(issue.path, k, 'unknown key'));
+    return issue.keys.map((k) => at(issue.path, k, unknownKeyMessage(configSchema, issue.path, k, data)));
   }
   if (issue.code === 'invalid_union') {
     // A union of literals (`401 | 403`): name every allowed value, not just the first branch's.
@@ -219,7 +225,7 @@ function issueProblems(file: string, where: Locator, issue: z.core.$ZodIssue): C
     );
     if (branch.length > 0) {
       return branch.flatMap((sub) =>
-        issueProblems(file, where, { ...sub, path: [...issue.path, ...sub.path] }),
+        issueProblems(file, where, { ...sub, path: [...issue.path, ...sub.path] }, data),
       );
     }
   }
@@ -255,13 +261,14 @@ export function parseConfig(
     problems.push({ file, ...pos, path: '(yaml)', message: err.message.split('\n')[0]! });
   }
   if (doc.errors.length > 0) return { ok: false, problems: sortProblems(problems) };
-  const result = configSchema.safeParse(doc.toJS({ maxAliasCount: 100 }) ?? {});
+  const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  const result = configSchema.safeParse(data);
   if (!result.success) {
     // A value that is wrong only because its variable is unset was already reported as such.
     const unset = new Set(problems.map((p) => `${p.line}:${p.col}`));
     const where: Locator = (path, key) => position(locate(doc, path, key));
     for (const issue of result.error.issues) {
-      for (const p of issueProblems(file, where, issue)) {
+      for (const p of issueProblems(file, where, issue, data)) {
         if (!unset.has(`${p.line}:${p.col}`)) problems.push(p);
       }
     }
@@ -283,7 +290,10 @@ export function validateConfig(
   const result = configSchema.safeParse(value);
   if (result.success) return { ok: true, config: finish(result.data, baseDir) };
   const where: Locator = () => ({ line: 0, col: 0 });
-  return { ok: false, problems: result.error.issues.flatMap((issue) => issueProblems(source, where, issue)) };
+  return {
+    ok: false,
+    problems: result.error.issues.flatMap((issue) => issueProblems(source, where, issue, value)),
+  };
 }
 
 /** Resolves the config's relative paths and freezes it: validated once, then never changed. */
