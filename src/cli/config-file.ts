@@ -11,7 +11,7 @@ export const configHelp =
   '  -c, --config FILE  the YAML config (FAULTGATE_CONFIG; default: the bundled proxy.example.yaml)';
 
 export function loadOrExplain(file: string, io: CliIo): Config {
-  const result = loadConfigFile(file);
+  const result = loadConfigFile(file, io.env);
   if (result.ok) return result.config;
   for (const p of result.problems) io.stderr.write(`${formatProblem(p)}\n`);
   io.stderr.write(`faultgate: ${result.problems.length} problem(s) in ${file}\n`);
