@@ -2,9 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { relative } from 'node:path';
-import { Faultgate } from '../faultgate.js';
+import type { Faultgate } from '../faultgate.js';
 import { LOG_FORMATS, type LogFormat, prettyDestination } from '../observe/log-format.js';
-import { createLogger } from '../observe/logger.js';
 import {
   CliError,
   type CliIo,
@@ -72,6 +71,11 @@ async function run(argv: string[], io: CliIo): Promise<number | undefined> {
   // The bundled example points its reverse listener at FAULTGATE_EXAMPLE_UPSTREAM: serve it.
   const echo: EchoUpstream | undefined = given === undefined ? await startEchoUpstream() : undefined;
   if (echo) io.env.FAULTGATE_EXAMPLE_UPSTREAM = echo.url;
+  // Loaded here, not at the top: `faultgate start --help` should not load the whole proxy.
+  const [{ Faultgate }, { createLogger }] = await Promise.all([
+    import('../faultgate.js'),
+    import('../observe/logger.js'),
+  ]);
   let fg: Faultgate;
   try {
     const config = loadOrExplain(file, io);

@@ -61,7 +61,7 @@ function configFile(text: string): string {
   return file;
 }
 
-describe('faultgate start', () => {
+describe('faultgate start', { timeout: 120_000 }, () => {
   it('on a terminal: the startup screen and human log lines', async () => {
     const file = configFile(yaml);
     const { out } = await startCli(['start', '-c', file], { FAULTGATE_FORCE_TTY: '1' }, /Ctrl-C\n/);
@@ -136,7 +136,7 @@ describe('faultgate start', () => {
   });
 });
 
-describe('the container health check (dist/src/cli/healthcheck.js)', () => {
+describe('the container health check (dist/src/cli/healthcheck.js)', { timeout: 120_000 }, () => {
   const check = (env: NodeJS.ProcessEnv) =>
     new Promise<{ code: number; stderr: string }>((resolve) =>
       execFile(

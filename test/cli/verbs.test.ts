@@ -20,6 +20,14 @@ interface Run {
   stderr: string;
 }
 
+/** Runs `jobs` four at a time: enough to overlap process start-up, not enough to starve a loaded machine. */
+async function inBatches<T>(jobs: (() => Promise<T>)[]): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < jobs.length; i += 4)
+    out.push(...(await Promise.all(jobs.slice(i, i + 4).map((j) => j()))));
+  return out;
+}
+
 /** The CLI with a clean FAULTGATE_* environment; stdout is a pipe (so JSON unless forced). */
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FAULTGATE_')));
@@ -27,7 +35,7 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
     execFile(
       process.execPath,
       [CLI, ...args],
-      { env: { ...clean, ...env }, timeout: 15_000 },
+      { env: { ...clean, ...env }, timeout: 60_000 },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== 'number') reject(err);
         else resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
@@ -45,7 +53,7 @@ experiments:
 log: { level: info }
 `;
 
-describe('admin verbs against a running faultgate', () => {
+describe('admin verbs against a running faultgate', { timeout: 120_000 }, () => {
   let fg: FaultgateProcess;
   let env: NodeJS.ProcessEnv;
   const dir = mkdtempSync(join(tmpdir(), 'faultgate-verbs-'));
@@ -166,7 +174,7 @@ describe('admin verbs against a running faultgate', () => {
   });
 });
 
-describe('admin verbs without a faultgate', () => {
+describe('admin verbs without a faultgate', { timeout: 120_000 }, () => {
   it('a URL that is not a faultgate admin API says so', async () => {
     const other = await startUpstream((_req, res) => {
       res.writeHead(404, { 'content-type': 'text/html' });
@@ -186,7 +194,7 @@ describe('admin verbs without a faultgate', () => {
   });
 });
 
-describe('per-command help and argument errors', () => {
+describe('per-command help and argument errors', { timeout: 120_000 }, () => {
   const all = ['start', 'validate', 'report', 'sessions', 'level', 'abort-all', 'reload'];
 
   it('every command has its own --help with its options and exit codes', async () => {
@@ -195,9 +203,9 @@ describe('per-command help and argument errors', () => {
         [command, '--help'],
         [command, '-h'],
         ['help', command],
-      ].map(async (args) => ({ command, r: await cli(args) })),
+      ].map((args) => async () => ({ command, r: await cli(args) })),
     );
-    for (const { command, r } of await Promise.all(runs)) {
+    for (const { command, r } of await inBatches(runs)) {
       expect(r.code, command).toBe(0);
       expect(r.stdout, command).toMatch(new RegExp(`^Usage: faultgate ${command}`));
       expect(r.stdout, command).toContain('Exit codes:');
@@ -220,8 +228,8 @@ describe('per-command help and argument errors', () => {
       [['start', 'extra'], 'unexpected argument "extra"'],
       [['frobnicate'], 'unknown command "frobnicate"'],
     ];
-    const runs = await Promise.all(
-      cases.map(async ([args, message]) => ({ args, message, r: await cli(args) })),
+    const runs = await inBatches(
+      cases.map(([args, message]) => async () => ({ args, message, r: await cli(args) })),
     );
     for (const { args, message, r } of runs) {
       expect(r.code, args.join(' ')).toBe(2);
