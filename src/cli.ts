@@ -70,8 +70,9 @@ async function main(io: CliIo): Promise<number | undefined> {
   const argv = process.argv.slice(2);
   const first = argv[0];
   if (first === '--version' || first === '-v' || first === 'version') {
+    if (argv.length > 1) return fail(io, `unexpected argument "${argv[1]}"`);
     io.stdout.write(`faultgate ${version()}\n`);
-    return argv.length > 1 ? fail(io, `unexpected argument "${argv[1]}"`) : 0;
+    return 0;
   }
   if (first === '--help' || first === '-h' || first === 'help') {
     const topic = argv[1];

@@ -26,6 +26,10 @@ ${tokenHelp}
 
 Exit codes: 0 printed or written; 2 usage error, admin API unreachable or refusing, file not writable.`;
 
+// Kept for modules written against the earlier report.ts (same shapes, now shared by every admin verb).
+export { DEFAULT_ADMIN_URL } from './admin-client.js';
+export type ReportIo = CliIo;
+
 function parseReport(data: unknown, origin: string): Report {
   const r = data as Partial<Report> | null;
   if (!r || typeof r !== 'object' || !Array.isArray(r.agents) || !r.overall || !Array.isArray(r.findings))
