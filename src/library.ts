@@ -6,7 +6,7 @@
  */
 import { Writable } from 'node:stream';
 import type { ControlResult, SessionAction, SessionView } from './chaos/control.js';
-import { type ConfigProblem, loadConfigFile, validateConfig } from './config/load.js';
+import { type ConfigProblem, formatProblem, loadConfigFile, validateConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { type ErrorCode, FaultgateError } from './errors.js';
 import { type BoundAddress, Faultgate } from './faultgate.js';
@@ -35,7 +35,10 @@ export class FaultgateValidationError extends FaultgateError {
     what: string,
     readonly problems: readonly (ConfigProblem | { path: string; message: string })[],
   ) {
-    const lines = problems.map((p) => `  ${p.path}  ${p.message}`).join('\n');
+    // A file's problems carry their place (as `validate` prints them); an object's have none.
+    const line = (p: (typeof problems)[number]) =>
+      'line' in p && p.line > 0 ? `  ${formatProblem(p)}` : `  ${p.path}  ${p.message}`;
+    const lines = problems.map(line).join('\n');
     super(code, `${what} (${problems.length} problem(s)):\n${lines}`);
     this.name = 'FaultgateValidationError';
   }

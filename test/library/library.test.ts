@@ -172,7 +172,9 @@ describe('startFaultgate (library API)', () => {
     expect((await fg.reload()).configHash).toMatch(/^[0-9a-f]{16}$/);
     expect(fg.level()).toBe(0.6);
     writeFileSync(file, 'version: 2\n');
-    await expect(fg.reload()).rejects.toBeInstanceOf(FaultgateValidationError);
+    const err = await fg.reload().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FaultgateValidationError);
+    expect((err as Error).message).toContain(`${file}:1:10  version`);
   });
 
   it('reload(config) swaps an object config in and keeps the bound ports', async () => {
