@@ -1,7 +1,7 @@
 /** `faultgate start [-c FILE]` (and bare `faultgate`): runs the proxy until SIGTERM or SIGINT. */
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import type { Faultgate } from '../faultgate.js';
 import { LOG_FORMATS, type LogFormat, prettyDestination } from '../observe/log-format.js';
 import {
@@ -26,7 +26,7 @@ config's experiments as the session "default". The config reloads on file change
 POST /api/v1/reload; SIGTERM or Ctrl-C drains in-flight requests (up to 10 s) and exits 0.
 
 Without -c it runs the bundled proxy.example.yaml and serves a tiny built-in echo upstream for
-it, so the printed curl line answers at once.
+it (FAULTGATE_EXAMPLE_UPSTREAM), so the printed curl line answers at once.
 
 On a terminal it prints a summary (where to point an agent, experiments armed, how to stop
 chaos) and human log lines; otherwise JSON log lines only (pino).
@@ -68,40 +68,47 @@ async function run(argv: string[], io: CliIo): Promise<number | undefined> {
   const format = logFormat(values['log-format'] as string | undefined, io);
   const given = (values.config as string | undefined) ?? (io.env.FAULTGATE_CONFIG || undefined);
   const file = given ?? bundledConfig;
-  // The bundled example points its reverse listener at FAULTGATE_EXAMPLE_UPSTREAM: serve it.
-  const echo: EchoUpstream | undefined = given === undefined ? await startEchoUpstream() : undefined;
+  // The bundled example (by default or named with -c) points its reverse listener at
+  // FAULTGATE_EXAMPLE_UPSTREAM: serve it, unless that variable names an upstream of the user's.
+  const example = resolve(file) === bundledConfig && !io.env.FAULTGATE_EXAMPLE_UPSTREAM;
+  const echo: EchoUpstream | undefined = example ? await startEchoUpstream() : undefined;
   if (echo) io.env.FAULTGATE_EXAMPLE_UPSTREAM = echo.url;
+  let fg: Faultgate;
+  try {
+    fg = await startProxy(file, format, io);
+  } catch (err) {
+    await echo?.close();
+    throw err;
+  }
+  if (format === 'pretty') {
+    const screen = { fg, version: version(), configFile: relative(process.cwd(), file) || file };
+    const tryIt = echo ? { example: { upstream: echo.url, tryPath: '/echo/hello' } } : {};
+    io.stdout.write(startupScreen({ ...screen, ...tryIt }));
+  }
+  handleSignals(fg, io);
+  return undefined;
+}
+
+async function startProxy(file: string, format: LogFormat, io: CliIo): Promise<Faultgate> {
   // Loaded here, not at the top: `faultgate start --help` should not load the whole proxy.
   const [{ Faultgate }, { createLogger }] = await Promise.all([
     import('../faultgate.js'),
     import('../observe/logger.js'),
   ]);
-  let fg: Faultgate;
+  const config = loadOrExplain(file, io);
+  const logger = createLogger(
+    config.log.level,
+    format === 'pretty' ? prettyDestination(io.stdout) : undefined,
+  );
   try {
-    const config = loadOrExplain(file, io);
-    const logger = createLogger(
-      config.log.level,
-      format === 'pretty' ? prettyDestination(io.stdout) : undefined,
-    );
-    fg = await Faultgate.start(config, { configPath: file, watch: true, logger });
+    return await Faultgate.start(config, { configPath: file, watch: true, logger });
   } catch (err) {
-    await echo?.close();
-    if (err instanceof CliError) throw err;
     const e = err as NodeJS.ErrnoException;
     throw new CliError(
       e.code === 'EADDRINUSE' ? `cannot listen: address in use (${e.message})` : e.message,
       EXIT_USAGE,
     );
   }
-  if (format === 'pretty') {
-    const shown = relative(process.cwd(), file) || file;
-    const example = echo ? { upstream: echo.url, tryPath: '/echo/hello' } : undefined;
-    io.stdout.write(
-      startupScreen({ fg, version: version(), configFile: shown, ...(example ? { example } : {}) }),
-    );
-  }
-  handleSignals(fg, io);
-  return undefined;
 }
 
 function handleSignals(fg: Faultgate, io: CliIo): void {
