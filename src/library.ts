@@ -209,8 +209,16 @@ function handle(fg: Faultgate, configFile: string | undefined): FaultgateHandle 
     abortAll: (reason = 'abort_all') => control.abortAll(reason),
     reload: async (input) => {
       let config: Config | undefined;
-      if (input !== undefined) config = objectConfig(input, runningAddresses(fg));
-      else if (!configFile) {
+      if (input !== undefined) {
+        try {
+          config = objectConfig(input, runningAddresses(fg));
+        } catch (err) {
+          // Rejected like an invalid file: counted and logged, the running config stays.
+          fg.metrics.configReloads.labels('rejected').inc();
+          fg.logger.warn({ trigger: 'library' }, (err as Error).message);
+          throw err;
+        }
+      } else if (!configFile) {
         throw new FaultgateError(
           'FAULTGATE_ERR_CONFIG',
           'started from a config object: pass the new config to reload()',

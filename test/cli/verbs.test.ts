@@ -122,6 +122,10 @@ describe('admin verbs against a running faultgate', { timeout: 120_000 }, () => 
     expect(list.stdout).toMatch(/\n\S+ +default +running +0 +\S+ \S+ +slow:latency\n/);
     const forced = await cli(['sessions', 'list', '--json'], tty);
     expect(Array.isArray(JSON.parse(forced.stdout))).toBe(true);
+    const id = (JSON.parse(forced.stdout) as { id: string }[])[0]!.id;
+    const show = await cli(['sessions', 'show', id], tty);
+    expect(show.stdout).toMatch(/^id: +\S+\nname: +default\nstate: +running\n/);
+    expect(show.stdout).toContain('experiments:       slow:latency\n');
     const lvl = await cli(['level'], tty);
     expect(lvl.stdout).toBe('chaos level 1\n');
   });

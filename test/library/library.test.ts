@@ -185,6 +185,9 @@ describe('startFaultgate (library API)', () => {
     expect({ base: fg.baseUrl(), admin: fg.adminUrl }).toEqual(before);
     await expect(fg.reload({ chaos: { level: 99 } })).rejects.toThrow(/chaos\.level/);
     expect(fg.level()).toBe(0.25);
+    const reloads = parseMetrics(await fg.metrics());
+    expect(reloads.get('faultgate_config_reloads_total{result="ok"}')).toBe(1);
+    expect(reloads.get('faultgate_config_reloads_total{result="rejected"}')).toBe(1);
   });
 
   it('close() leaves no handle open: the process exits by itself with nothing active', async () => {
