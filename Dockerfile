@@ -1,9 +1,11 @@
 # syntax=docker/dockerfile:1.7
 # faultgate container image: multi-stage, non-root, with a HEALTHCHECK (SPEC section 9).
 #
-# The Node LTS line (22) was chosen from the measurements in bench/ (npm run bench:e2e,
-# bench:sse) and may be revisited when a newer LTS measures better. Pinned by tag; pin by
-# digest as well in your own registry for reproducible builds.
+# Node version: the benchmark figures in README.md (2026-11-22) were measured on Node 20.20.2,
+# which left LTS support in April 2026, so the image uses the current LTS line (22) without a
+# measurement of its own yet: run `npm run bench:e2e` and `bench:sse` on node:22 and on the next
+# LTS and keep the faster line here, with the date and figures. Pinned by tag; pin by digest
+# as well in your own registry for reproducible builds.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 # ---- build: install with dev dependencies, compile, then drop dev dependencies ----
@@ -28,6 +30,10 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY proxy.example.yaml ./proxy.example.yaml
 COPY config/docker.yaml /etc/faultgate/proxy.yaml
+# `start` and the health check both read the config from here: point it at your own file
+# (docker run -e FAULTGATE_CONFIG=/path/in/container.yaml) rather than passing -c, so the
+# health check probes the admin address that file sets.
+ENV FAULTGATE_CONFIG=/etc/faultgate/proxy.yaml
 # The only writable path faultgate needs: the interception CA directory (ca.dir in docker.yaml).
 RUN mkdir -p /var/lib/faultgate/ca && chown -R 1000:1000 /var/lib/faultgate
 # uid/gid 1000 is the image's "node" user; numeric so Kubernetes runAsNonRoot can verify it.
@@ -35,11 +41,12 @@ USER 1000:1000
 
 # 8080 data plane, 9090 admin API / metrics / health (loopback-only in config/docker.yaml).
 EXPOSE 8080 9090
-# Slim images ship no curl: probe /healthz with node's own fetch, with a short timeout.
+# Slim images ship no curl: a small node script probes /healthz at the admin address of
+# FAULTGATE_CONFIG (or FAULTGATE_ADMIN_URL when set), with a 2 s timeout.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz',{signal:AbortSignal.timeout(2000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "dist/src/cli/healthcheck.js"]
 
 # node is PID 1: faultgate handles SIGTERM itself (drains, exits 0); use `docker run --init`
 # if you also want default handling of other signals.
 ENTRYPOINT ["node", "dist/src/cli.js"]
-CMD ["start", "-c", "/etc/faultgate/proxy.yaml"]
+CMD ["start"]

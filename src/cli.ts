@@ -1,134 +1,112 @@
 #!/usr/bin/env node
+/**
+ * `faultgate <command>`: dispatch only. Each command lives in src/cli/<command>.ts with its own
+ * options and `--help`; adding one is one line in `commands`.
+ */
 import { readFileSync } from 'node:fs';
-import { constants } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { formatProblem, loadConfigFile } from './config/load.js';
-import { caCommand } from './cli/ca.js';
-import { reportCommand } from './cli/report.js';
-import { Faultgate } from './faultgate.js';
-import { interceptWarnings } from './tls/warnings.js';
+import { type CliIo, type Command, EXIT_USAGE } from './cli/command.js';
 
-const EXIT_USAGE = 2;
-const bundledConfig = fileURLToPath(new URL('../../proxy.example.yaml', import.meta.url));
+interface Entry {
+  /** One line for the global usage. */
+  summary: string;
+  /** Loaded on use, so `faultgate level` does not load the whole proxy. */
+  load: () => Promise<{ command: Command }>;
+}
 
-const usage = `faultgate: HTTP chaos proxy for AI agents
+const commands: Record<string, Entry> = {
+  start: {
+    summary: 'run the proxy (default config: the bundled proxy.example.yaml)',
+    load: () => import('./cli/start.js'),
+  },
+  validate: {
+    summary: 'check a config: every problem as FILE:LINE:COL  path  message',
+    load: () => import('./cli/validate.js'),
+  },
+  report: {
+    summary: 'fetch the report from a running proxy (terminal, json, markdown or html)',
+    load: () => import('./cli/report.js'),
+  },
+  sessions: {
+    summary: 'list, show, create, start, stop, abort or delete chaos sessions',
+    load: () => import('./cli/sessions.js'),
+  },
+  level: { summary: 'print or set the chaos level (0 = off)', load: () => import('./cli/level.js') },
+  'abort-all': {
+    summary: 'abort every running chaos session, default included',
+    load: () => import('./cli/abort-all.js'),
+  },
+  reload: {
+    summary: 'make a running faultgate re-read its config file',
+    load: () => import('./cli/reload.js'),
+  },
+  ca: {
+    summary: 'ca init: create the TLS interception CA and print how to trust it',
+    load: () => import('./cli/ca.js'),
+  },
+};
 
-Usage:
-  faultgate [start] [-c FILE]     run the proxy (default config: the bundled proxy.example.yaml)
-  faultgate validate -c FILE      check a config: every problem as FILE:LINE:COL  path  message
-  faultgate report [--admin URL] [--format terminal|json|markdown|html] [--out PATH]
-                                  fetch the report from a running proxy (report --help for more)
-  faultgate ca init [--dir DIR] [--force]
-                                  create the interception CA and print how to trust it
-  faultgate --version
-
-Every option has an environment form: -c/--config is FAULTGATE_CONFIG.
-Exit codes: 0 ok, 1 SLO gate failed, 2 usage or configuration error.`;
-
-/** Commands of SPEC section 1 that later releases add; named so the error says so, not "unknown". */
+/** Commands of SPEC section 1 that colleagues are adding; named so the error says so, not "unknown". */
 const planned = new Set(['run', 'demo']);
 
-function fail(message: string): never {
-  process.stderr.write(`faultgate: ${message}\n`);
-  process.exit(EXIT_USAGE);
-}
-
-function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c', default: process.env.FAULTGATE_CONFIG },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean' },
-      },
-    });
-  } catch (err) {
-    fail(`${(err as Error).message}\n\n${usage}`);
-  }
-}
-
-function load(file: string) {
-  const result = loadConfigFile(file);
-  if (!result.ok) {
-    for (const p of result.problems) process.stderr.write(`${formatProblem(p)}\n`);
-    process.stderr.write(`faultgate: ${result.problems.length} problem(s) in ${file}\n`);
-    process.exit(EXIT_USAGE);
-  }
-  return result.config;
-}
-
-async function start(file: string): Promise<void> {
-  const config = load(file);
-  let fg: Faultgate;
-  try {
-    fg = await Faultgate.start(config, { configPath: file, watch: true });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    fail(e.code === 'EADDRINUSE' ? `cannot listen: address in use (${e.message})` : e.message);
-  }
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      // A second signal: the operator does not want to wait for the drain.
-      fg.logger.warn({ signal }, 'second signal: exiting without draining');
-      fg.logger.flush?.();
-      process.exit(128 + (constants.signals[signal] ?? 1));
-    }
-    stopping = true;
-    fg.logger.info({ signal }, 'shutting down: draining in-flight requests');
-    fg.close().then(
-      () => process.exit(0),
-      (err: Error) => {
-        process.stderr.write(`faultgate: shutdown failed: ${err.message}\n`);
-        process.exit(1);
-      },
-    );
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  // The reload logs its own outcome (applied, or rejected with every problem).
-  process.on('SIGHUP', () => void fg.reload('signal'));
+  return pkg.version;
 }
 
-async function main(): Promise<void> {
-  // `report` has options of its own, parsed by its module.
-  if (process.argv[2] === 'report') {
-    process.exitCode = await reportCommand(process.argv.slice(3));
-    return;
-  }
-  if (process.argv[2] === 'ca') {
-    process.exitCode = await caCommand(process.argv.slice(3));
-    return;
-  }
-  const { values, positionals } = parse(process.argv.slice(2));
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    return;
-  }
-  if (values.version) {
-    process.stdout.write('faultgate 0.1.0\n');
-    return;
-  }
-  const command = positionals[0] ?? 'start';
-  switch (command) {
-    case 'start':
-      await start(values.config ?? bundledConfig);
-      return;
-    case 'validate': {
-      if (!values.config) fail(`validate needs -c FILE\n\n${usage}`);
-      const config = load(values.config);
-      for (const w of interceptWarnings(values.config, readFileSync(values.config, 'utf8'), config))
-        process.stderr.write(`${w}\n`);
-      process.stdout.write(`${values.config}: ok\n`);
-      return;
-    }
-    default:
-      if (planned.has(command)) fail(`"${command}" is not implemented in this version yet`);
-      fail(`unknown command "${command}"\n\n${usage}`);
-  }
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `faultgate: HTTP chaos proxy for AI agents
+
+Usage: faultgate <command> [options]     (no command: start)
+
+Commands:
+${lines.join('\n')}
+
+faultgate <command> --help shows a command's options and exit codes; faultgate --version.
+Every option has an environment form: -c/--config is FAULTGATE_CONFIG, --admin FAULTGATE_ADMIN_URL.
+Exit codes: 0 ok, 1 SLO gate failed or the admin API refused, 2 usage or configuration error.`;
 }
 
-main().catch((err: Error) => fail(err.message));
+async function main(io: CliIo): Promise<number | undefined> {
+  const argv = process.argv.slice(2);
+  const first = argv[0];
+  if (first === '--version' || first === '-v' || first === 'version') {
+    if (argv.length > 1) return fail(io, `unexpected argument "${argv[1]}"`);
+    io.stdout.write(`faultgate ${version()}\n`);
+    return 0;
+  }
+  if (first === '--help' || first === '-h' || first === 'help') {
+    const topic = argv[1];
+    if (topic === undefined) io.stdout.write(`${usage()}\n`);
+    else if (Object.hasOwn(commands, topic))
+      io.stdout.write(`${(await commands[topic]!.load()).command.help}\n`);
+    else return fail(io, `unknown command "${topic}"`);
+    return 0;
+  }
+  // Bare `faultgate` and `faultgate -c FILE` start the proxy.
+  if (first === undefined || first.startsWith('-'))
+    return (await commands.start!.load()).command.run(argv, io);
+  if (Object.hasOwn(commands, first)) return (await commands[first]!.load()).command.run(argv.slice(1), io);
+  if (planned.has(first)) return fail(io, `"${first}" is not implemented in this version yet`);
+  return fail(io, `unknown command "${first}"\n\n${usage()}`);
+}
+
+function fail(io: CliIo, message: string): number {
+  io.stderr.write(`faultgate: ${message}\n`);
+  return EXIT_USAGE;
+}
+
+main(process).then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (err: Error) => {
+    // A bug, not a user error: say so in one line, with the stack only on request.
+    process.stderr.write(`faultgate: internal error: ${err.message}\n`);
+    if (process.env.FAULTGATE_DEBUG) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = EXIT_USAGE;
+  },
+);

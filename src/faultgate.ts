@@ -36,7 +36,7 @@ export interface StartOptions {
 
 export type ReloadResult = { ok: true; configHash: string } | { ok: false; problems: ConfigProblem[] };
 /** What asked for a reload, for the log line. */
-export type ReloadTrigger = 'api' | 'signal' | 'watch';
+export type ReloadTrigger = 'api' | 'signal' | 'watch' | 'library';
 
 /** The default bound on draining: shutdown, and listeners a reload removed. */
 export const DEFAULT_DRAIN_MS = 10_000;
@@ -171,6 +171,11 @@ export class Faultgate {
     };
   }
 
+  /** The config in use now (validated and frozen); a reload replaces it. */
+  get config(): Config {
+    return this.state.config;
+  }
+
   /** The recovery report (SPEC section 8); undefined when tracking is off. */
   report(): Report | undefined {
     return this.tracker?.report({ seed: this.state.engine.seed, configHash: this.configHash });
@@ -186,26 +191,31 @@ export class Faultgate {
    * Re-reads and validates the config file and swaps it in (SPEC section 2): new requests see
    * it, requests in flight finish with the config they started with. An invalid file changes
    * nothing: its problems are logged, counted and returned. Reloads run one at a time.
+   * `config`, already validated (the library API), is applied instead of re-reading the file.
    */
-  reload(trigger: ReloadTrigger = 'api'): Promise<ReloadResult> {
-    const result = this.reloads.then(() => this.reloadNow(trigger));
+  reload(trigger: ReloadTrigger = 'api', config?: Config): Promise<ReloadResult> {
+    const result = this.reloads.then(() => this.reloadNow(trigger, config));
     this.reloads = result.catch(() => undefined);
     return result;
   }
 
-  private async reloadNow(trigger: ReloadTrigger): Promise<ReloadResult> {
+  private async reloadNow(trigger: ReloadTrigger, given: Config | undefined): Promise<ReloadResult> {
     const file = this.configPath ?? '';
     if (this.closing)
       return this.rejected(trigger, [problem(file, '(reload)', 'faultgate is shutting down')]);
-    if (!this.configPath) {
-      return this.rejected(trigger, [
-        problem(file, '(file)', 'started without a config file: nothing to reload'),
-      ]);
+    let config = given;
+    if (!config) {
+      if (!this.configPath) {
+        return this.rejected(trigger, [
+          problem(file, '(file)', 'started without a config file: nothing to reload'),
+        ]);
+      }
+      const loaded = loadConfigFile(this.configPath);
+      if (!loaded.ok) return this.rejected(trigger, loaded.problems);
+      config = loaded.config;
     }
-    const loaded = loadConfigFile(this.configPath);
-    if (!loaded.ok) return this.rejected(trigger, loaded.problems);
     try {
-      return await this.apply(loaded.config, trigger);
+      return await this.apply(config, trigger);
     } catch (err) {
       const path = err instanceof ListenError ? err.path : '(reload)';
       return this.rejected(trigger, [problem(file, path, (err as Error).message)]);

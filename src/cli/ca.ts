@@ -1,53 +1,54 @@
-import { parseArgs } from 'node:util';
 import { initCa } from '../tls/ca.js';
 import { trustInstructions } from '../tls/trust.js';
+import {
+  CliError,
+  type CliIo,
+  type Command,
+  EXIT_USAGE,
+  guarded,
+  parseCommand,
+  UsageError,
+} from './command.js';
 
-const usage = `Usage: faultgate ca init [--dir DIR] [--force]
+const help = `Usage: faultgate ca init [--dir DIR] [--force]
 
 Creates the interception CA (ECDSA P-256, for testing only) in DIR (default ./.faultgate/ca,
 or FAULTGATE_CA_DIR): ca.pem, ca-key.pem (mode 0600) and bundle.pem (system roots + the CA),
-then prints how to trust it. An existing CA is kept unless --force.`;
+then prints how to trust it. An existing CA is kept unless --force.
 
-/** `faultgate ca ...`; returns the exit code (0 ok, 2 usage or CA error). */
-export async function caCommand(
-  argv: string[],
-  out: (s: string) => void = (s) => process.stdout.write(s),
-  err: (s: string) => void = (s) => process.stderr.write(s),
-): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (e) {
-    err(`faultgate: ${(e as Error).message}\n\n${usage}\n`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    out(`${usage}\n`);
-    return 0;
-  }
-  if (positionals[0] !== 'init' || positionals.length > 1) {
-    err(`faultgate: ca needs the subcommand "init"\n\n${usage}\n`);
-    return 2;
-  }
-  try {
-    const files = await initCa(values.dir, values.force ?? false);
-    out(`Created the faultgate CA.\n\n${trustInstructions(files)}`);
-    return 0;
-  } catch (e) {
-    err(`faultgate: ${(e as Error).message}\n`);
-    return 2;
-  }
-}
+Options:
+  --dir DIR   where the CA lives (FAULTGATE_CA_DIR; default ./.faultgate/ca)
+  --force     replace an existing CA (FAULTGATE_FORCE=1)
+  -h, --help  this help
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      dir: { type: 'string', default: process.env.FAULTGATE_CA_DIR ?? './.faultgate/ca' },
-      force: { type: 'boolean', default: process.env.FAULTGATE_FORCE === '1' },
+Exit codes: 0 created; 2 usage error, or the CA exists (without --force) or cannot be written.`;
+
+/** `faultgate ca init`: 0 ok, 2 usage or CA error. */
+async function run(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommand(
+    argv,
+    {
+      dir: { type: 'string', default: io.env.FAULTGATE_CA_DIR || './.faultgate/ca' },
+      force: { type: 'boolean', default: io.env.FAULTGATE_FORCE === '1' },
       help: { type: 'boolean', short: 'h' },
     },
-  });
+    1,
+  );
+  if (values.help) {
+    io.stdout.write(`${help}\n`);
+    return 0;
+  }
+  if (positionals[0] !== 'init') throw new UsageError('ca needs the subcommand "init"');
+  try {
+    const files = await initCa(values.dir as string, (values.force as boolean | undefined) ?? false);
+    io.stdout.write(`Created the faultgate CA.\n\n${trustInstructions(files)}`);
+    return 0;
+  } catch (e) {
+    throw new CliError((e as Error).message, EXIT_USAGE);
+  }
 }
+
+export const command: Command = {
+  help,
+  run: (argv, io) => guarded('ca', help, io, () => run(argv, io)),
+};

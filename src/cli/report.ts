@@ -4,133 +4,89 @@
  *
  * It fetches the JSON report and renders it here, so the terminal format is coloured by what
  * this process's stdout is (a TTY), not by the proxy, and every format comes from one request.
+ * Unlike the other admin verbs, every failure exits 2 (as it always did): a report that cannot
+ * be had is a setup problem for the CI step that asked for it.
  */
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { isReportFormat, REPORT_FORMATS, renderReport } from '../observe/report/index.js';
 import type { Report } from '../observe/report-model.js';
-
-export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9090';
-const FETCH_TIMEOUT_MS = 15_000;
+import { AdminClient, adminHelp, adminOption, tokenHelp } from './admin-client.js';
+import { CliError, type CliIo, type Command, EXIT_USAGE, guarded, isTty, parseCommand } from './command.js';
 
 export const reportUsage = `Usage: faultgate report [--admin URL] [--format terminal|json|markdown|html] [--out PATH]
 
-  --admin URL     admin API of a running proxy (default ${DEFAULT_ADMIN_URL}; FAULTGATE_ADMIN_URL)
+Fetches the recovery report (SPEC section 8) from a running faultgate and prints it.
+
+Options:
+${adminHelp}
   --format F      terminal (default), json, markdown or html (FAULTGATE_FORMAT)
   --out PATH      write to PATH instead of stdout (FAULTGATE_OUT)
-FAULTGATE_ADMIN_TOKEN, when set, is sent as the bearer token.`;
+  -h, --help      this help
+${tokenHelp}
 
-/** A problem the user can fix: printed as one line, exit code 2, no stack. */
-export class ReportCommandError extends Error {}
+Exit codes: 0 printed or written; 2 usage error, admin API unreachable or refusing, file not writable.`;
 
-export interface ReportIo {
-  env: NodeJS.ProcessEnv;
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream;
-}
+// Kept for modules written against the earlier report.ts (same shapes, now shared by every admin verb).
+export { DEFAULT_ADMIN_URL } from './admin-client.js';
+export type ReportIo = CliIo;
 
-function options(argv: string[], env: NodeJS.ProcessEnv) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        admin: { type: 'string', default: env.FAULTGATE_ADMIN_URL || DEFAULT_ADMIN_URL },
-        format: { type: 'string', short: 'f', default: env.FAULTGATE_FORMAT || 'terminal' },
-        out: { type: 'string', short: 'o', default: env.FAULTGATE_OUT || undefined },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    throw new ReportCommandError(`${(err as Error).message}\n\n${reportUsage}`);
-  }
-}
-
-/** `<admin>/api/v1/report?format=json`, keeping a path prefix (an admin API behind an ingress). */
-export function reportUrl(admin: string): URL {
-  let base: URL;
-  try {
-    base = new URL(admin.endsWith('/') ? admin : `${admin}/`);
-  } catch {
-    throw new ReportCommandError(`--admin "${admin}" is not a URL (expected e.g. ${DEFAULT_ADMIN_URL})`);
-  }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:')
-    throw new ReportCommandError(`--admin "${admin}" must be an http:// or https:// URL`);
-  return new URL('api/v1/report?format=json', base);
-}
-
-async function fetchReport(url: URL, token: string | undefined): Promise<Report> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  let res: Response;
-  try {
-    res = await fetch(url, { headers, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    const why =
-      e.name === 'TimeoutError'
-        ? `no answer in ${FETCH_TIMEOUT_MS / 1000} s`
-        : (e.cause?.code ?? e.cause?.message ?? e.message);
-    throw new ReportCommandError(
-      `cannot reach the faultgate admin API at ${url.origin} (${why}): is the proxy running? Set --admin or FAULTGATE_ADMIN_URL`,
-    );
-  }
-  const text = await res.text();
-  if (!res.ok) {
-    let detail = text.slice(0, 300);
-    try {
-      const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
-      if (body.error) detail = `${body.error.code}: ${body.error.message}`;
-    } catch {}
-    const hint = res.status === 401 ? ' (set FAULTGATE_ADMIN_TOKEN to the admin token)' : '';
-    throw new ReportCommandError(`the admin API at ${url.origin} answered ${res.status}: ${detail}${hint}`);
-  }
-  return parseReport(text, url);
-}
-
-function parseReport(text: string, url: URL): Report {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    throw new ReportCommandError(
-      `the admin API at ${url.origin} did not answer JSON: is it a faultgate admin listener?`,
-    );
-  }
+function parseReport(data: unknown, origin: string): Report {
   const r = data as Partial<Report> | null;
   if (!r || typeof r !== 'object' || !Array.isArray(r.agents) || !r.overall || !Array.isArray(r.findings))
-    throw new ReportCommandError(
-      `the admin API at ${url.origin} answered something that is not a faultgate report`,
-    );
+    throw new CliError(`the admin API at ${origin} answered something that is not a faultgate report`);
   return { ...r, timeline: Array.isArray(r.timeline) ? r.timeline : [] } as Report;
 }
 
-/** Runs the command; resolves to the exit code (0, or 2 after printing the problem). */
-export async function reportCommand(argv: string[], io: ReportIo = process): Promise<number> {
-  try {
-    const opts = options(argv, io.env);
-    if (opts.help) {
-      io.stdout.write(`${reportUsage}\n`);
-      return 0;
-    }
-    const format = opts.format;
-    if (!isReportFormat(format))
-      throw new ReportCommandError(`unknown format "${format}": use one of ${REPORT_FORMATS.join(', ')}`);
-    const report = await fetchReport(reportUrl(opts.admin), io.env.FAULTGATE_ADMIN_TOKEN || undefined);
-    const color = !opts.out && io.stdout.isTTY === true && !io.env.NO_COLOR;
-    const text = renderReport(report, format, { color });
-    if (opts.out) {
-      try {
-        await writeFile(opts.out, text);
-      } catch (err) {
-        throw new ReportCommandError(`cannot write ${opts.out}: ${(err as Error).message}`);
-      }
-      io.stderr.write(`faultgate: ${format} report written to ${opts.out}\n`);
-    } else io.stdout.write(text);
+async function run(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseCommand(
+    argv,
+    {
+      ...adminOption,
+      format: { type: 'string', short: 'f' },
+      out: { type: 'string', short: 'o' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    0,
+  );
+  if (values.help) {
+    io.stdout.write(`${reportUsage}\n`);
     return 0;
-  } catch (err) {
-    if (!(err instanceof ReportCommandError)) throw err;
-    io.stderr.write(`faultgate report: ${err.message}\n`);
-    return 2;
   }
+  const format = (values.format as string | undefined) ?? (io.env.FAULTGATE_FORMAT || 'terminal');
+  const out = (values.out as string | undefined) ?? (io.env.FAULTGATE_OUT || undefined);
+  if (!isReportFormat(format))
+    throw new CliError(`unknown format "${format}": use one of ${REPORT_FORMATS.join(', ')}`);
+  const client = AdminClient.from(values.admin as string | undefined, io.env);
+  const data = await client.request<unknown>('GET', 'api/v1/report?format=json');
+  const report = parseReport(data, client.base.origin);
+  const color = !out && isTty(io) && !io.env.NO_COLOR;
+  const text = renderReport(report, format, { color });
+  if (out) {
+    try {
+      await writeFile(out, text);
+    } catch (err) {
+      throw new CliError(`cannot write ${out}: ${(err as Error).message}`);
+    }
+    io.stderr.write(`faultgate: ${format} report written to ${out}\n`);
+  } else io.stdout.write(text);
+  return 0;
 }
+
+/** Runs the command; resolves to the exit code (0, or 2 after printing the problem). */
+export async function reportCommand(argv: string[], io: CliIo = process): Promise<number> {
+  const code = await guarded('report', reportUsage, io, async () => {
+    try {
+      return await run(argv, io);
+    } catch (err) {
+      // Every report failure is exit 2 (see above).
+      if (err instanceof CliError) throw new CliError(err.message, EXIT_USAGE);
+      throw err;
+    }
+  });
+  return code ?? 0;
+}
+
+export const command: Command = {
+  help: reportUsage,
+  run: reportCommand,
+};

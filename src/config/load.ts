@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type Config, configSchema } from './schema.js';
+import { unknownKeyMessage } from './suggest.js';
 
 /** One problem in a config file, located at the line and column of the offending key or value. */
 export interface ConfigProblem {
@@ -194,18 +195,21 @@ export function unionLiterals(branches: readonly (readonly z.core.$ZodIssue[])[]
   return values.length > 0 ? values.map((v) => JSON.stringify(v)).join(', ') : undefined;
 }
 
+/** Where a problem at `path` (or at its key `key`) is: a file position, or 0:0 for an object config. */
+type Locator = (path: readonly PropertyKey[], key?: string) => { line: number; col: number };
+
 function issueProblems(
   file: string,
-  doc: ReturnType<typeof parseDocument>,
-  position: Position,
+  where: Locator,
   issue: z.core.$ZodIssue,
+  data: unknown,
 ): ConfigProblem[] {
   const at = (path: readonly PropertyKey[], key?: string, message = issue.message): ConfigProblem => {
-    const pos = position(locate(doc, path, key));
+    const pos = where(path, key);
     return { file, line: pos.line, col: pos.col, path: formatPath(key ? [...path, key] : path), message };
   };
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => at(issue.path, k, 'unknown key'));
+    return issue.keys.map((k) => at(issue.path, k, unknownKeyMessage(configSchema, issue.path, k, data)));
   }
   if (issue.code === 'invalid_union') {
     // A union of literals (`401 | 403`): name every allowed value, not just the first branch's.
@@ -221,7 +225,7 @@ function issueProblems(
     );
     if (branch.length > 0) {
       return branch.flatMap((sub) =>
-        issueProblems(file, doc, position, { ...sub, path: [...issue.path, ...sub.path] }),
+        issueProblems(file, where, { ...sub, path: [...issue.path, ...sub.path] }, data),
       );
     }
   }
@@ -257,21 +261,46 @@ export function parseConfig(
     problems.push({ file, ...pos, path: '(yaml)', message: err.message.split('\n')[0]! });
   }
   if (doc.errors.length > 0) return { ok: false, problems: sortProblems(problems) };
-  const result = configSchema.safeParse(doc.toJS({ maxAliasCount: 100 }) ?? {});
+  const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  const result = configSchema.safeParse(data);
   if (!result.success) {
     // A value that is wrong only because its variable is unset was already reported as such.
     const unset = new Set(problems.map((p) => `${p.line}:${p.col}`));
+    const where: Locator = (path, key) => position(locate(doc, path, key));
     for (const issue of result.error.issues) {
-      for (const p of issueProblems(file, doc, position, issue)) {
+      for (const p of issueProblems(file, where, issue, data)) {
         if (!unset.has(`${p.line}:${p.col}`)) problems.push(p);
       }
     }
   }
   if (problems.length > 0 || !result.success) return { ok: false, problems: sortProblems(problems) };
-  const config = result.data;
+  return { ok: true, config: finish(result.data, baseDir), text: raw };
+}
+
+/**
+ * Validates a config given as an object (the library API) with the same schema and messages
+ * as a file. Problems carry line and column 0: there is no file to point into. `source` names
+ * the config in `file`.
+ */
+export function validateConfig(
+  value: unknown,
+  source = '(config)',
+  baseDir = process.cwd(),
+): { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] } {
+  const result = configSchema.safeParse(value);
+  if (result.success) return { ok: true, config: finish(result.data, baseDir) };
+  const where: Locator = () => ({ line: 0, col: 0 });
+  return {
+    ok: false,
+    problems: result.error.issues.flatMap((issue) => issueProblems(source, where, issue, value)),
+  };
+}
+
+/** Resolves the config's relative paths and freezes it: validated once, then never changed. */
+function finish(config: Config, baseDir: string): Config {
   config.ca.dir = resolve(baseDir, config.ca.dir);
   if (config.upstream.ca_file) config.upstream.ca_file = resolve(baseDir, config.upstream.ca_file);
-  return { ok: true, config: deepFreeze(config), text: raw };
+  return deepFreeze(config);
 }
 
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {

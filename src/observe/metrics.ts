@@ -6,6 +6,13 @@ export const durationBuckets = [
   0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
 ];
 
+/** prom-client default metrics that are gauges named `_total`: left out of the scrape. */
+const totalGauges = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 export type UpstreamErrorKind = 'connect' | 'reset' | 'timeout' | 'status';
 
 /** Pre-bound metric children for one (agent, tool): the request path never hashes label sets. */
@@ -93,7 +100,12 @@ export class Metrics {
     // Both series exist from the start, so an alert on `rejected` works before the first reload.
     this.configReloads.labels('ok').inc(0);
     this.configReloads.labels('rejected').inc(0);
-    collectDefaultMetrics({ register: this.registry, prefix: 'faultgate_process_' });
+    // prom-client's standard names (`process_cpu_seconds_total`, `nodejs_heap_size_used_bytes`),
+    // so stock Node.js dashboards work. Its three `_total` gauges break the naming rule promtool
+    // checks (`_total` is for counters); `nodejs_active_handles{type}` and friends carry the
+    // same numbers per type, summable in PromQL.
+    collectDefaultMetrics({ register: this.registry });
+    for (const name of totalGauges) this.registry.removeSingleMetric(name);
   }
 
   /** The bound children for (agent, tool); maps are keyed by capped values, so they stay bounded. */

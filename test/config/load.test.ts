@@ -260,7 +260,7 @@ describe('environment substitution', () => {
     expect(problems(text, env)).toEqual([
       [5, 31, 'upstream.bogus', 'unknown key'],
       [8, 36, '(env)', 'environment variable UNSET is not set (write ${UNSET:-default})'],
-      [9, 8, 'log.levle', 'unknown key'],
+      [9, 8, 'log.levle', 'unknown key (did you mean "level"?)'],
     ]);
   });
 

@@ -231,7 +231,7 @@ describe('reload with an invalid file', () => {
       [6, 'listeners[0].forwardd'],
       [8, 'chaos.level'],
     ]);
-    expect(problems[0]!.message).toBe('unknown key');
+    expect(problems[0]!.message).toBe('unknown key (did you mean "forward"?)');
 
     expect(await get(url, '/search/q')).toMatchObject({ status: 503, injected: 'break-lookup/error' });
     expect(await reloads(fg.admin.url)).toEqual({ ok: 0, rejected: 1 });

@@ -122,12 +122,44 @@ describe('html report in headless Chromium', () => {
     // recovered, unrecovered and still-open incidents are drawn as bands
     for (const band of ['recovered', 'unrecovered', 'open'])
       expect(await svg.locator(`.lane-group .band-${band}`).count(), band).toBe(1);
-    expect(await svg.locator('.legend-item').count()).toBe(7);
+    expect(await svg.locator('.legend-item').count()).toBe(9);
 
     // The inline CSS applies (the CSP allows it): grade B is drawn green.
     // (A string: the test's TypeScript has no DOM lib.)
     const green = await page.evaluate("getComputedStyle(document.querySelector('.grade-B')).backgroundColor");
     expect(green).toBe('rgb(26, 127, 55)');
+    expect(problems).toEqual([]);
+  });
+
+  it('a person sees the verdict first: grade and score, then findings, then tables; grade visible at 1280 px', async () => {
+    const { page, problems } = await visit(sampleReport());
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const box = async (selector: string) => (await page.locator(selector).first().boundingBox())!;
+    const verdict = await box('.verdict .grade');
+    expect(verdict.y + verdict.height).toBeLessThanOrEqual(800);
+    expect(await page.locator('.verdict').textContent()).toMatch(/score \d+(\.\d)? \/ 100/);
+    expect((await box('.verdict')).y).toBeLessThan((await box('ul.findings')).y);
+    expect((await box('ul.findings')).y).toBeLessThan((await box('table')).y);
+    // Every row's grade cell of the summary and of each agent's table fits in the first 1280 px.
+    const tables = page.locator('table:not(.slo)');
+    for (let t = 0; t < (await tables.count()); t++) {
+      const heads = await tables.nth(t).locator('thead th').allTextContents();
+      const col = heads.indexOf('grade');
+      expect(col, heads.join('|')).toBeGreaterThan(0);
+      const rows = tables.nth(t).locator('tbody tr');
+      for (let r = 0; r < (await rows.count()); r++) {
+        const cell = (await rows.nth(r).locator('td').nth(col).boundingBox())!;
+        expect(cell.x + cell.width).toBeLessThanOrEqual(1280);
+      }
+    }
+    expect(await page.evaluate('window.scrollX')).toBe(0);
+    // A negative error budget reads as how many budgets were spent.
+    expect(await page.locator('body').textContent()).toContain('overspent 3.5×');
+    expect(await page.locator('body').textContent()).not.toContain('-250.0%');
+    // The still-open incident bar has its own legend entry.
+    const open = page.locator('svg.timeline .legend-item', { has: page.locator('.band-open') });
+    expect(await open.count()).toBe(1);
+    expect(await open.textContent()).toBe('incident still open');
     expect(problems).toEqual([]);
   });
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { caCommand } from '../../src/cli/ca.js';
+import { command as caCommand } from '../../src/cli/ca.js';
 import { loadCa } from '../../src/tls/ca.js';
 
 function tempDir(): string {
@@ -17,12 +17,19 @@ function tempDir(): string {
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await caCommand(
-    argv,
-    (s) => (out += s),
-    (s) => (err += s),
-  );
-  return { code, out, err };
+  const sink = (write: (s: string) => void) =>
+    ({
+      write: (s: string) => {
+        write(s);
+        return true;
+      },
+    }) as unknown as NodeJS.WritableStream;
+  const code = await caCommand.run(argv, {
+    env: {},
+    stdout: sink((s) => (out += s)),
+    stderr: sink((s) => (err += s)),
+  });
+  return { code: code ?? 0, out, err };
 }
 
 describe('faultgate ca init', () => {

@@ -21,6 +21,17 @@ export function pct(x: number | null, digits = 2): string {
   return `${floorTo(x * 100, digits).toFixed(digits)}%`;
 }
 
+/**
+ * Error budget remaining: a percentage while some is left, else how many times the budget was
+ * spent ("overspent 99×" reads better than "-9800.0%"): remaining r means (1 − r) budgets spent.
+ */
+export function budget(r: number | null): string {
+  if (r === null || !Number.isFinite(r)) return NONE;
+  if (r >= 0) return pct(r, 1);
+  const spent = 1 - r;
+  return `overspent ${spent >= 10 ? Math.floor(spent) : floorTo(spent, 1)}×`;
+}
+
 /** Nines of availability, one decimal; 9 is the cap the tracker uses for a perfect run. */
 export function nines(n: number): string {
   if (!Number.isFinite(n)) return NONE;

@@ -30,7 +30,8 @@ td.name{max-width:260px;overflow:hidden;text-overflow:ellipsis}
 tr.total td{font-weight:600;background:#fbfcfd}
 .grade{display:inline-block;min-width:1.6em;text-align:center;font-weight:700;border-radius:4px;color:#fff;padding:0 4px}
 .grade-A,.grade-B{background:var(--ok)}.grade-C{background:var(--warn)}.grade-D,.grade-F{background:var(--bad)}
-.big{font-size:20px;padding:2px 10px}
+.big{font-size:40px;line-height:1.2;padding:4px 18px;border-radius:8px}
+.verdict{display:flex;gap:16px;align-items:center;margin:8px 0 12px}.verdict .score{font-size:22px;font-weight:600}
 td.ok{color:var(--ok)}td.miss{color:var(--bad);font-weight:600}
 ul.findings li{margin:4px 0}.kind{font-weight:600}
 .muted{color:var(--muted)}
@@ -51,16 +52,23 @@ svg .band-unrecovered{fill:#cf222e;fill-opacity:.16}svg .band-open{fill:#8c959f;
 const grade = (g: string, big = false) =>
   `<span class="grade grade-${esc(g)}${big ? ' big' : ''}">${esc(g)}</span>`;
 
+/** Grade and score right after the name: what a person looks for first, visible without scrolling. */
+const FIRST = new Set(['grade', 'score']);
+const HTML_COLUMNS = [
+  ...COLUMNS.filter((c) => FIRST.has(c.head)).reverse(),
+  ...COLUMNS.filter((c) => !FIRST.has(c.head)),
+];
+
 function metricsTable(
   firstHead: string,
   rows: Array<{ name: string; row: Metrics; total?: boolean }>,
 ): string {
   const head = [
     `<th>${firstHead}</th>`,
-    ...COLUMNS.map((c) => `<th${c.num ? ' class="num"' : ''}>${c.head}</th>`),
+    ...HTML_COLUMNS.map((c) => `<th${c.num ? ' class="num"' : ''}>${c.head}</th>`),
   ];
   const body = rows.map(({ name, row, total }) => {
-    const cells = COLUMNS.map((c) =>
+    const cells = HTML_COLUMNS.map((c) =>
       c.head === 'grade'
         ? `<td>${grade(row.grade)}</td>`
         : `<td${c.num ? ' class="num"' : ''}>${esc(c.cell(row))}</td>`,
@@ -92,20 +100,18 @@ function findings(list: Finding[]): string {
   return `<ul class="findings">${items.join('')}</ul>`;
 }
 
+/** The verdict first: overall grade, score and effective availability, big; then the run's identity. */
 function header(report: Report): string {
   const o = report.overall;
+  const verdict = `<div class="verdict">${grade(o.grade, true)}<div><div class="score">score ${esc(f.score(o.score))} <span class="muted">/ 100</span></div><div>effective availability ${esc(f.pct(o.availability.effective))} (${esc(f.nines(o.availability.nines))} nines), request availability ${esc(f.pct(o.availability.request))}, error budget ${esc(f.budget(o.error_budget_remaining))}</div></div></div>`;
   const meta: Array<[string, string]> = [
     ['span', esc(f.span(report.span.from, report.span.to))],
     ['seed', report.seed === null ? 'none (random)' : esc(String(report.seed))],
     ['config hash', `<code>${esc(report.config_hash)}</code>`],
     ['generated', esc(report.generated_at)],
-    [
-      'overall',
-      `${grade(o.grade, true)} score ${esc(f.score(o.score))}, effective availability ${esc(f.pct(o.availability.effective))} (${esc(f.nines(o.availability.nines))} nines), request availability ${esc(f.pct(o.availability.request))}`,
-    ],
   ];
   const dl = meta.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('');
-  return `<h1>faultgate report</h1><dl class="meta">${dl}</dl>`;
+  return `<h1>faultgate report</h1>${verdict}<dl class="meta">${dl}</dl>`;
 }
 
 export function renderHtml(report: Report): string {
@@ -132,6 +138,8 @@ export function renderHtml(report: Report): string {
 </head>
 <body>
 ${header(report)}
+<h2>Findings</h2>
+${findings(report.findings)}
 <h2>Summary</h2>
 ${summary}
 <h2>Timeline</h2>
@@ -139,8 +147,6 @@ ${summary}
 ${agents.join('\n')}
 <h2>SLO checks</h2>
 ${sloTable(report)}
-<h2>Findings</h2>
-${findings(report.findings)}
 </body>
 </html>
 `;

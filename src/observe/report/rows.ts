@@ -32,7 +32,7 @@ export const COLUMNS: readonly Column[] = [
   col('recovery rate', true, (r) => f.pct(r.recovery_rate, 1)),
   col('MTTR', true, (r) => f.seconds(r.mttr_s)),
   col('attempts', true, (r) => f.attempts(r.attempts_mean)),
-  col('error budget', true, (r) => f.pct(r.error_budget_remaining, 1)),
+  col('error budget', true, (r) => f.budget(r.error_budget_remaining)),
   col('score', true, (r) => f.score(r.score)),
   col('grade', false, (r) => r.grade),
 ];

@@ -13,7 +13,8 @@ import { truncate } from './text-width.js';
 const W = 960;
 const LEFT = 150;
 const RIGHT = 16;
-const TOP = 34;
+/** Room for the two legend rows above the lanes. */
+const TOP = 52;
 const LANE = 46;
 const AXIS = 26;
 const PLOT = W - LEFT - RIGHT;
@@ -21,14 +22,22 @@ const BIN_PX = 4;
 
 type Kind = TimelineEvent['kind'];
 
-const LEGEND: Array<[Kind | 'band', string]> = [
-  ['request', 'requests'],
-  ['fault', 'injected fault'],
-  ['failure', 'failure'],
-  ['incident_open', 'incident opened'],
-  ['recovered', 'recovered'],
-  ['unrecovered', 'unrecovered'],
-  ['band', 'incident duration'],
+type Band = 'band-recovered' | 'band-unrecovered' | 'band-open';
+/** Row 1: the marks; row 2: the incident bars, one entry per colour. */
+const LEGEND: Array<Array<[Kind | Band, string]>> = [
+  [
+    ['request', 'requests'],
+    ['fault', 'injected fault'],
+    ['failure', 'failure'],
+    ['incident_open', 'incident opened'],
+    ['recovered', 'recovered'],
+    ['unrecovered', 'unrecovered'],
+  ],
+  [
+    ['band-recovered', 'incident, recovered'],
+    ['band-unrecovered', 'incident, unrecovered'],
+    ['band-open', 'incident still open'],
+  ],
 ];
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
@@ -84,19 +93,22 @@ function lanesOf(report: Report): string[] {
   return [...lanes];
 }
 
+function legendMark(kind: Kind | Band, x: number, y: number): string {
+  if (kind === 'request') return `<rect class="m-request" x="${x - 3}" y="${y - 6}" width="6" height="12"/>`;
+  if (kind.startsWith('band-'))
+    return `<rect class="band ${kind}" x="${x - 8}" y="${y - 7}" width="16" height="14"/>`;
+  return `<g class="m-${kind}">${glyph(kind as Exclude<Kind, 'request'>, x, y)}</g>`;
+}
+
 function legend(): string {
-  let x = LEFT;
-  const items = LEGEND.map(([kind, label]) => {
-    const y = 14;
-    const mark =
-      kind === 'request'
-        ? `<rect class="m-request" x="${x - 3}" y="${y - 6}" width="6" height="12"/>`
-        : kind === 'band'
-          ? `<rect class="band band-recovered" x="${x - 8}" y="${y - 7}" width="16" height="14"/>`
-          : `<g class="m-${kind}">${glyph(kind, x, y)}</g>`;
-    const item = `<g class="legend-item">${mark}<text x="${x + 10}" y="${y + 4}">${label}</text></g>`;
-    x += 30 + label.length * 7;
-    return item;
+  const items = LEGEND.flatMap((row, i) => {
+    let x = LEFT;
+    const y = 14 + i * 18;
+    return row.map(([kind, label]) => {
+      const item = `<g class="legend-item">${legendMark(kind, x, y)}<text x="${x + 10}" y="${y + 4}">${label}</text></g>`;
+      x += 30 + label.length * 7;
+      return item;
+    });
   });
   return `<g class="legend">${items.join('')}</g>`;
 }
