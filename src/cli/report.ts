@@ -7,6 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { GateOptionError, gateFailures, parseMaxUnrecovered, parseMinGrade } from './gate.js';
 import { isReportFormat, REPORT_FORMATS, renderReport } from '../observe/report/index.js';
 import type { Report } from '../observe/report-model.js';
 
@@ -14,11 +15,18 @@ export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9090';
 const FETCH_TIMEOUT_MS = 15_000;
 
 export const reportUsage = `Usage: faultgate report [--admin URL] [--format terminal|json|markdown|html] [--out PATH]
+                        [--min-grade G] [--max-unrecovered N]
 
-  --admin URL     admin API of a running proxy (default ${DEFAULT_ADMIN_URL}; FAULTGATE_ADMIN_URL)
-  --format F      terminal (default), json, markdown or html (FAULTGATE_FORMAT)
-  --out PATH      write to PATH instead of stdout (FAULTGATE_OUT)
-FAULTGATE_ADMIN_TOKEN, when set, is sent as the bearer token.`;
+  --admin URL            admin API of a running proxy (default ${DEFAULT_ADMIN_URL}; FAULTGATE_ADMIN_URL)
+  --format F             terminal (default), json, markdown or html (FAULTGATE_FORMAT)
+  --out PATH             write to PATH instead of stdout (FAULTGATE_OUT)
+  --min-grade G          exit 1 when the overall grade is below G (A..F; FAULTGATE_MIN_GRADE)
+  --max-unrecovered N    exit 1 when more than N incidents are unrecovered or still open
+                         (FAULTGATE_MAX_UNRECOVERED)
+FAULTGATE_ADMIN_TOKEN, when set, is sent as the bearer token.
+
+Exit codes: 0 report printed (and the gate passed), 1 the gate failed (the reason on stderr;
+the report is still printed), 2 usage error or the admin API could not be read.`;
 
 /** A problem the user can fix: printed as one line, exit code 2, no stack. */
 export class ReportCommandError extends Error {}
@@ -38,6 +46,8 @@ function options(argv: string[], env: NodeJS.ProcessEnv) {
         admin: { type: 'string', default: env.FAULTGATE_ADMIN_URL || DEFAULT_ADMIN_URL },
         format: { type: 'string', short: 'f', default: env.FAULTGATE_FORMAT || 'terminal' },
         out: { type: 'string', short: 'o', default: env.FAULTGATE_OUT || undefined },
+        'min-grade': { type: 'string', default: env.FAULTGATE_MIN_GRADE || undefined },
+        'max-unrecovered': { type: 'string', default: env.FAULTGATE_MAX_UNRECOVERED || undefined },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -105,7 +115,7 @@ function parseReport(text: string, url: URL): Report {
   return { ...r, timeline: Array.isArray(r.timeline) ? r.timeline : [] } as Report;
 }
 
-/** Runs the command; resolves to the exit code (0, or 2 after printing the problem). */
+/** Runs the command; resolves to the exit code (0, 1 when the gate failed, or 2 after printing the problem). */
 export async function reportCommand(argv: string[], io: ReportIo = process): Promise<number> {
   try {
     const opts = options(argv, io.env);
@@ -116,6 +126,10 @@ export async function reportCommand(argv: string[], io: ReportIo = process): Pro
     const format = opts.format;
     if (!isReportFormat(format))
       throw new ReportCommandError(`unknown format "${format}": use one of ${REPORT_FORMATS.join(', ')}`);
+    const gate = {
+      minGrade: parseMinGrade(opts['min-grade']),
+      maxUnrecovered: parseMaxUnrecovered(opts['max-unrecovered']),
+    };
     const report = await fetchReport(reportUrl(opts.admin), io.env.FAULTGATE_ADMIN_TOKEN || undefined);
     const color = !opts.out && io.stdout.isTTY === true && !io.env.NO_COLOR;
     const text = renderReport(report, format, { color });
@@ -127,9 +141,11 @@ export async function reportCommand(argv: string[], io: ReportIo = process): Pro
       }
       io.stderr.write(`faultgate: ${format} report written to ${opts.out}\n`);
     } else io.stdout.write(text);
-    return 0;
+    const missed = gateFailures(report, gate);
+    for (const m of missed) io.stderr.write(`faultgate report: gate failed: ${m}\n`);
+    return missed.length > 0 ? 1 : 0;
   } catch (err) {
-    if (!(err instanceof ReportCommandError)) throw err;
+    if (!(err instanceof ReportCommandError) && !(err instanceof GateOptionError)) throw err;
     io.stderr.write(`faultgate report: ${err.message}\n`);
     return 2;
   }

@@ -53,6 +53,7 @@ export function buildReport(input: ReportInput): Report {
     },
     seed: input.meta.seed,
     config_hash: input.meta.configHash,
+    provisional: overall.open > 0,
     overall: buildRow(overall, overall.faults, overall.latency, slos),
     agents,
     findings,
