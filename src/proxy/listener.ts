@@ -352,13 +352,26 @@ export class ProxyListener {
   ): Decision | undefined | null {
     const override = req.headers['x-faultgate-fault'];
     if (override !== undefined && state.config.chaos.header_overrides) {
-      const parsed = state.engine.overrides.get(Array.isArray(override) ? override[0]! : override);
+      const header = Array.isArray(override) ? override[0]! : override;
+      const parsed = state.engine.overrides.get(header);
       if (!parsed.ok) {
         req.resume();
         sendError(res, 'FAULTGATE_ERR_OVERRIDE', parsed.message);
         return null;
       }
-      return { rng: state.engine.requestRng(agent, tool), fired: [parsed.experiment] };
+      const rng = state.engine.requestRng(agent, tool);
+      const request = {
+        agent,
+        tool,
+        method: req.method ?? '',
+        path: req.url ?? '',
+        bodyKey: req.headers['content-length'] ?? '',
+      };
+      // `times=` / `probability=` may hold the override back: then the config's experiments decide.
+      if (
+        state.engine.overrides.fires(header, parsed, request, rng, state.config.slos.recovery_window_s * 1000)
+      )
+        return { rng, fired: [parsed.experiment] };
     }
     return state.engine.decide(agent, tenant, tool);
   }
