@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatProblem, loadConfigFile } from './config/load.js';
 import { reportCommand } from './cli/report.js';
+import { demoCommand } from './cli/demo.js';
 import { runCommand } from './cli/run.js';
 import { Faultgate } from './faultgate.js';
 
@@ -19,6 +20,8 @@ Usage:
                                   fetch the report from a running proxy (report --help for more)
   faultgate run -c FILE [--agent NAME] [--report PATH] [--min-grade G] -- CMD [ARGS]
                                   run CMD through faultgate, then report (run --help for more)
+  faultgate demo [--duration S] [--seed N]
+                                  mock LLM and tools, two sample agents under chaos, the report
   faultgate --version
 
 Every option has an environment form: -c/--config is FAULTGATE_CONFIG.
@@ -95,6 +98,10 @@ async function main(): Promise<void> {
   // `report` has options of its own, parsed by its module.
   if (process.argv[2] === 'report') {
     process.exitCode = await reportCommand(process.argv.slice(3));
+    return;
+  }
+  if (process.argv[2] === 'demo') {
+    process.exitCode = await demoCommand(process.argv.slice(3));
     return;
   }
   if (process.argv[2] === 'run') {
