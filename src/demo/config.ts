@@ -3,7 +3,7 @@
  * header, four tools and the chaos the two agents meet. Tight SLOs make the difference between
  * retrying at once and waiting for the next task visible in seconds rather than minutes: the
  * agents start a task every second, the resilient one's retries all end well inside 0.6 s
- * (at most 3 waits of ~115 ms), and the naive one's next call to a tool comes ~1 s later, so the
+ * (at most 3 waits of 65..90 ms), and the naive one's next call to a tool comes ~1 s later, so the
  * recovery window lands between the two with a wide margin either side.
  */
 import { parseConfig } from '../config/load.js';
@@ -23,7 +23,7 @@ tools:
 chaos: { level: 1, seed: ${seed} }
 experiments:
   - { name: search-outage, type: error, probability: 0.3, target: { tools: [search] }, config: { status: [502, 503] } }
-  - { name: llm-rate-limit, type: rate_limit, probability: 0.12, target: { tools: [llm] }, config: { retry_after_s: 0.1 } }
+  - { name: llm-rate-limit, type: rate_limit, probability: 0.12, target: { tools: [llm] }, config: { retry_after_s: 0.05 } }
   - { name: llm-cut-stream, type: sse, probability: 0.3, target: { tools: [llm] }, config: { action: truncate, after_events: 3 } }
   - { name: weather-slow, type: latency, probability: 0.3, target: { tools: [weather] }, config: { pattern: fixed, min_ms: 40, max_ms: 40 } }
   - { name: weather-down, type: error, probability: 0.15, target: { tools: [weather] }, config: { status: 503 } }
