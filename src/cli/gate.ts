@@ -1,7 +1,8 @@
 /**
  * The CI gate shared by `faultgate report` and `faultgate run` (SPEC section 1): exit 1 when the
  * report's overall grade is below `--min-grade` or more incidents than `--max-unrecovered` went
- * unrecovered. Open incidents count as unrecovered here too, as they do in the grade.
+ * unrecovered. Open incidents count as unrecovered here too, as they do in the grade, and a
+ * report without a single request fails any gate.
  */
 import type { Report } from '../observe/report-model.js';
 
@@ -36,6 +37,12 @@ export function parseMaxUnrecovered(text: string | undefined): number | undefine
 export function gateFailures(report: Report, gate: Gate): string[] {
   const out: string[] = [];
   const o = report.overall;
+  // An empty report grades A: passing a gate on it would hide an agent that bypassed the proxy.
+  if ((gate.minGrade !== undefined || gate.maxUnrecovered !== undefined) && o.requests === 0) {
+    return [
+      'no request went through faultgate, so there is nothing to grade (does the agent use the proxy?)',
+    ];
+  }
   const provisional = report.provisional ? ' (provisional: open incidents count as unrecovered)' : '';
   if (gate.minGrade !== undefined && GRADES.indexOf(o.grade) > GRADES.indexOf(gate.minGrade)) {
     out.push(`grade ${o.grade} (score ${o.score}) is below --min-grade ${gate.minGrade}${provisional}`);

@@ -187,6 +187,10 @@ async function underFaultgate(fg: Faultgate, config: Config, opts: RunOptions, i
   const report = fg.report()!;
   await fg.close(1000);
   const written = await emit(report, opts, io);
+  if (report.overall.requests === 0)
+    io.stderr.write(
+      'faultgate run: no request went through faultgate: does the command honour HTTP_PROXY (or use FAULTGATE_URL)?\n',
+    );
   if (end.code !== 0) return end.code;
   if (!written) return 2;
   const missed = gateFailures(report, opts.gate);

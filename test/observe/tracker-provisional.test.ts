@@ -80,3 +80,26 @@ describe('provisional grades', () => {
       expect(renderReport(final, format)).not.toContain('PROVISIONAL');
   });
 });
+
+describe('gateFailures', () => {
+  it('misses on grade, on unrecovered plus open incidents, and on an empty report', async () => {
+    const { gateFailures } = await import('../../src/cli/gate.js');
+    const { send, report, clock } = setup();
+    for (let i = 0; i < 5; i++) send({ at: i * 200 });
+    send({ at: 2000, ok: false });
+    clock.now = 2200;
+    const r = report(); // provisional: one open incident
+    expect(gateFailures(r, {})).toEqual([]);
+    expect(gateFailures(r, { maxUnrecovered: 1 })).toEqual([]);
+    expect(gateFailures(r, { maxUnrecovered: 0 })).toEqual([
+      '1 unrecovered incident(s), more than --max-unrecovered 0 (provisional: open incidents count as unrecovered)',
+    ]);
+    expect(gateFailures(r, { minGrade: 'A' })[0]).toMatch(
+      /^grade [B-F] \(score [\d.]+\) is below --min-grade A/,
+    );
+    expect(gateFailures(r, { minGrade: 'F' })).toEqual([]);
+    const empty = setup().report();
+    expect(empty.overall.grade).toBe('A');
+    expect(gateFailures(empty, { minGrade: 'F' })[0]).toContain('no request went through faultgate');
+  });
+});

@@ -198,6 +198,27 @@ describe('faultgate run (whole process)', () => {
     expect(run.stderr).not.toContain('gate failed');
   });
 
+  it('no request through faultgate: a warning, and any gate fails (an empty report must not pass)', async () => {
+    const { file } = tempDir();
+    const config = file('c.yaml', CONFIG);
+    const quiet = await cli(['run', '-c', config, '--', process.execPath, '-e', '0']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toContain('no request went through faultgate: does the command honour HTTP_PROXY');
+    const gated = await cli([
+      'run',
+      '-c',
+      config,
+      '--max-unrecovered',
+      '5',
+      '--',
+      process.execPath,
+      '-e',
+      '0',
+    ]);
+    expect(gated.code).toBe(1);
+    expect(gated.stderr).toContain('gate failed: no request went through faultgate');
+  });
+
   it('forwards SIGTERM to the command and exits with its code', async () => {
     const { file } = tempDir();
     const script = file(
