@@ -38,6 +38,25 @@ r = requests.get(sys.argv[1], headers={'x-faultgate-fault': 'error;status=503'})
 print(r.status_code)
 `;
 
+/** requests with urllib3's own retry policy: the SDK retries, not the script. */
+const PY_RETRYING_AGENT = `
+import sys, requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+s = requests.Session()
+retry = Retry(total=3, status_forcelist=[503], backoff_factor=0.01, allowed_methods=None, raise_on_status=False)
+s.mount('http://', HTTPAdapter(max_retries=retry))
+r = s.post(sys.argv[1], json={'q': 'weather'}, headers={'x-faultgate-fault': 'error;status=503;times=1'})
+print(r.status_code, r.text)
+`;
+
+/** The agent's own undici (here faultgate's copy, by path): request() uses the global dispatcher too. */
+const UNDICI_AGENT = (undici: string) => `
+const { request } = await import(${JSON.stringify(undici)});
+const r = await request(process.argv[2], { headers: { 'x-faultgate-fault': 'error;status=502' } });
+console.log(r.statusCode, await r.body.text());
+`;
+
 const hasPython = (() => {
   try {
     execFileSync('python3', ['-c', 'import requests'], { stdio: 'ignore' });
@@ -141,6 +160,61 @@ describe('faultgate run (whole process)', () => {
       expect(md).toContain('never recovered');
     },
   );
+
+  it.skipIf(!hasPython)(
+    'python requests retrying by itself meets times=1: 503, then 200, one recovered incident',
+    async () => {
+      const up = await search();
+      const { file } = tempDir();
+      const out = file('r.json', '');
+      const run = await cli([
+        'run',
+        '-c',
+        file('c.yaml', CONFIG),
+        '--agent',
+        'sdk',
+        '--report',
+        out,
+        '--min-grade',
+        'A',
+        '--',
+        'python3',
+        file('a.py', PY_RETRYING_AGENT),
+        up.url,
+      ]);
+      expect(run.stdout.trim()).toBe('200 {"hits":3}');
+      expect(run.code, run.stderr).toBe(0);
+      expect(up.calls()).toBe(1);
+      const row = json(out).agents[0]!;
+      expect(row).toMatchObject({
+        agent: 'sdk',
+        requests: 2,
+        failures: 1,
+        incidents: 1,
+        recovered: 1,
+        unrecovered: 0,
+      });
+      expect(row.grade).toBe('A');
+    },
+  );
+
+  it('a Node agent using undici.request directly goes through the proxy as well', async () => {
+    const up = await search();
+    const { file } = tempDir();
+    const undici = new URL('../../node_modules/undici/index.js', import.meta.url).href;
+    const run = await cli([
+      'run',
+      '-c',
+      file('c.yaml', CONFIG),
+      '--',
+      process.execPath,
+      file('u.mjs', UNDICI_AGENT(undici)),
+      up.url,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^502 /);
+    expect(up.calls()).toBe(0);
+  });
 
   it.skipIf(!hasPython)(
     'the json report of python requests: unrecovered, not open, agent from --agent',
