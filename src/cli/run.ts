@@ -181,6 +181,10 @@ async function underFaultgate(fg: Faultgate, config: Config, opts: RunOptions, i
   });
   const where = proxy ? `proxy ${proxy.replace(/:x@/, ':***@')}` : 'no forward listener: HTTP_PROXY not set';
   io.stderr.write(`faultgate run: ${where}, admin ${env.FAULTGATE_ADMIN_URL}, agent ${opts.agent}\n`);
+  if (proxy && !config.agents.from.includes('proxy_user'))
+    io.stderr.write(
+      `faultgate run: agents.from has no proxy_user: the agent is not named "${opts.agent}" by the proxy credentials\n`,
+    );
   const end = await runChild(opts.cmd, opts.args, env);
   if (end.reason) io.stderr.write(`faultgate run: ${end.reason}\n`);
   fg.tracker!.closeAll();

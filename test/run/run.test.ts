@@ -291,6 +291,9 @@ describe('faultgate run (whole process)', () => {
     ]);
     expect(gated.code).toBe(1);
     expect(gated.stderr).toContain('gate failed: no request went through faultgate');
+    const byIp = file('ip.yaml', 'version: 1\nagents: { from: [client_ip] }\n');
+    const unnamed = await cli(['run', '-c', byIp, '--agent', 'planner', '--', process.execPath, '-e', '0']);
+    expect(unnamed.stderr).toContain('agents.from has no proxy_user: the agent is not named "planner"');
   });
 
   it('forwards SIGTERM to the command and exits with its code', async () => {
