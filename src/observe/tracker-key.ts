@@ -38,6 +38,8 @@ export class KeyState extends Totals implements MeteredKey {
   /** The open incident, if any (`open` is 1): when it opened and how many requests it has seen. */
   openAt = 0;
   attempts = 0;
+  /** Unrecovered incidents closed by `closeAll()` (the agent exited) rather than by the window. */
+  closedAtExit = 0;
   readonly watch = new RetryWatch();
 
   constructor(

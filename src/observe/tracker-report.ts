@@ -87,7 +87,7 @@ function collectFindings(k: KeyState, slos: Slos, out: Finding[]): void {
       agent,
       tool,
       count: k.unrecovered,
-      message: neverRecoveredMessage(agent, tool, k.unrecovered, slos.recovery_window_s),
+      message: neverRecoveredMessage(agent, tool, k.unrecovered, slos.recovery_window_s, k.closedAtExit),
     });
   }
 }

@@ -135,7 +135,10 @@ export class RecoveryTracker implements OutcomeSink {
    */
   closeAll(at: number = this.now()): void {
     for (const k of this.active) {
-      if (k.open) this.expire(k, Math.min(at, k.openAt + this.windowMs));
+      if (k.open) {
+        if (at <= k.openAt + this.windowMs) k.closedAtExit++;
+        this.expire(k, Math.min(at, k.openAt + this.windowMs));
+      }
       k.watch.expire(Number.POSITIVE_INFINITY, this.windowMs);
       this.active.delete(k);
     }

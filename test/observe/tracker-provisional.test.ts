@@ -58,6 +58,9 @@ describe('provisional grades', () => {
     const kinds = r.findings.map((f) => `${f.kind}:${f.agent}`).sort();
     expect(kinds).toEqual(['accepted_broken_response:b', 'never_recovered:a', 'never_recovered:b']);
     expect(r.timeline.filter((e) => e.kind === 'unrecovered').map((e) => e.at)).toEqual([1000, 1000]);
+    expect(r.findings.find((f) => f.agent === 'a')!.message).toBe(
+      'search never recovered for a before the agent exited (1 incident)',
+    );
   });
 
   it('every format marks a provisional report, and a final one not', () => {
