@@ -179,7 +179,7 @@ async function underFaultgate(fg: Faultgate, config: Config, opts: RunOptions, i
     agent: opts.agent,
     base: io.env,
   });
-  const where = proxy ? `proxy ${proxy.replace(/:x@/, ':***@')}` : 'no forward listener: HTTP_PROXY not set';
+  const where = proxy ? `proxy ${proxy}` : 'no forward listener: HTTP_PROXY not set';
   io.stderr.write(`faultgate run: ${where}, admin ${env.FAULTGATE_ADMIN_URL}, agent ${opts.agent}\n`);
   if (proxy && !config.agents.from.includes('proxy_user'))
     io.stderr.write(
