@@ -26,6 +26,14 @@ export type Verdict =
 /** Shared by every request that passes: the no-fault path allocates no verdict. */
 const PASS: Verdict = Object.freeze({ kind: 'pass' });
 
+/** What makes two requests the same request for `times=` (a retry): method, path, body identity. */
+export interface RetryFacts {
+  readonly method: string;
+  readonly path: string;
+  readonly bodyKey: string;
+}
+const NO_RETRY_FACTS: RetryFacts = Object.freeze({ method: '', path: '', bodyKey: '' });
+
 const MAX_SEQUENCE_KEYS = 100_000;
 
 /**
@@ -37,6 +45,8 @@ const MAX_SEQUENCE_KEYS = 100_000;
 export class ChaosEngine {
   level: number;
   seed: number;
+  /** `times=` in an override counts per retry key for this long (slos.recovery_window_s). */
+  private readonly recoveryWindowMs: number;
   private readonly sequence = new Map<string, number>();
   /** Compiled `x-faultgate-fault` overrides of this instance. */
   readonly overrides = new OverrideCache();
@@ -57,6 +67,7 @@ export class ChaosEngine {
     hooks?: Partial<SessionHooks>,
   ) {
     this.level = config.chaos.level;
+    this.recoveryWindowMs = config.slos.recovery_window_s * 1000;
     this.seed = config.chaos.seed ?? randomInt(0, 2 ** 31);
     this.hooks = {
       logger: hooks?.logger ?? silent,
@@ -132,11 +143,22 @@ export class ChaosEngine {
    * The verdict for one request. `override` is its `x-faultgate-fault` header when the request's
    * config allows overrides: a valid one fires exactly that fault, whatever sessions and level say.
    */
-  decide(agent: string, tenant: string, tool: string, override: string | string[] | undefined): Verdict {
+  decide(
+    agent: string,
+    tenant: string,
+    tool: string,
+    override: string | string[] | undefined,
+    retry: RetryFacts = NO_RETRY_FACTS,
+  ): Verdict {
     if (override !== undefined) {
-      const parsed = this.overrides.get(Array.isArray(override) ? override[0]! : override);
+      const header = Array.isArray(override) ? override[0]! : override;
+      const parsed = this.overrides.get(header);
       if (!parsed.ok) return { kind: 'refuse', code: 'FAULTGATE_ERR_OVERRIDE', message: parsed.message };
-      return { kind: 'faults', rng: this.requestRng(agent, tool), fired: [parsed.experiment] };
+      const rng = this.requestRng(agent, tool);
+      // `times=` / `probability=` may hold the override back: then the config's experiments decide.
+      const request = { agent, tool, method: retry.method, path: retry.path, bodyKey: retry.bodyKey };
+      if (this.overrides.fires(header, parsed, request, rng, this.recoveryWindowMs))
+        return { kind: 'faults', rng, fired: [parsed.experiment] };
     }
     return this.draw(agent, tenant, tool) ?? PASS;
   }

@@ -11,9 +11,11 @@ import { writeFile } from 'node:fs/promises';
 import { isReportFormat, REPORT_FORMATS, renderReport } from '../observe/report/index.js';
 import type { Report } from '../observe/report-model.js';
 import { AdminClient, adminHelp, adminOption, tokenHelp } from './admin-client.js';
+import { GateOptionError, gateFailures, parseMaxUnrecovered, parseMinGrade } from './gate.js';
 import { CliError, type CliIo, type Command, EXIT_USAGE, guarded, isTty, parseCommand } from './command.js';
 
 export const reportUsage = `Usage: faultgate report [--admin URL] [--format terminal|json|markdown|html] [--out PATH]
+                        [--min-grade G] [--max-unrecovered N]
 
 Fetches the recovery report (SPEC section 8) from a running faultgate and prints it.
 
@@ -21,10 +23,15 @@ Options:
 ${adminHelp}
   --format F      terminal (default), json, markdown or html (FAULTGATE_FORMAT)
   --out PATH      write to PATH instead of stdout (FAULTGATE_OUT)
+  --min-grade G   exit 1 when the overall grade is below G (A..F; FAULTGATE_MIN_GRADE)
+  --max-unrecovered N
+                  exit 1 when more than N incidents are unrecovered or still open
+                  (FAULTGATE_MAX_UNRECOVERED)
   -h, --help      this help
 ${tokenHelp}
 
-Exit codes: 0 printed or written; 2 usage error, admin API unreachable or refusing, file not writable.`;
+Exit codes: 0 printed or written (and the gate passed); 1 the gate failed (the reason on stderr,
+the report is still printed); 2 usage error, admin API unreachable or refusing, file not writable.`;
 
 // Kept for modules written against the earlier report.ts (same shapes, now shared by every admin verb).
 export { DEFAULT_ADMIN_URL } from './admin-client.js';
@@ -44,6 +51,8 @@ async function run(argv: string[], io: CliIo): Promise<number> {
       ...adminOption,
       format: { type: 'string', short: 'f' },
       out: { type: 'string', short: 'o' },
+      'min-grade': { type: 'string' },
+      'max-unrecovered': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     0,
@@ -56,6 +65,18 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   const out = (values.out as string | undefined) ?? (io.env.FAULTGATE_OUT || undefined);
   if (!isReportFormat(format))
     throw new CliError(`unknown format "${format}": use one of ${REPORT_FORMATS.join(', ')}`);
+  let gate: Parameters<typeof gateFailures>[1];
+  try {
+    gate = {
+      minGrade: parseMinGrade((values['min-grade'] as string | undefined) ?? io.env.FAULTGATE_MIN_GRADE),
+      maxUnrecovered: parseMaxUnrecovered(
+        (values['max-unrecovered'] as string | undefined) ?? io.env.FAULTGATE_MAX_UNRECOVERED,
+      ),
+    };
+  } catch (err) {
+    if (err instanceof GateOptionError) throw new CliError(err.message, EXIT_USAGE);
+    throw err;
+  }
   const client = AdminClient.from(values.admin as string | undefined, io.env);
   const data = await client.request<unknown>('GET', 'api/v1/report?format=json');
   const report = parseReport(data, client.base.origin);
@@ -69,10 +90,12 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     }
     io.stderr.write(`faultgate: ${format} report written to ${out}\n`);
   } else io.stdout.write(text);
-  return 0;
+  const missed = gateFailures(report, gate);
+  for (const m of missed) io.stderr.write(`faultgate report: gate failed: ${m}\n`);
+  return missed.length > 0 ? 1 : 0;
 }
 
-/** Runs the command; resolves to the exit code (0, or 2 after printing the problem). */
+/** Runs the command; resolves to the exit code (0, 1 when the gate failed, or 2 after printing the problem). */
 export async function reportCommand(argv: string[], io: CliIo = process): Promise<number> {
   const code = await guarded('report', reportUsage, io, async () => {
     try {

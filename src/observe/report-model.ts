@@ -24,8 +24,14 @@ export interface ToolRow {
   latency_ms: { p50: number | null; p99: number | null };
   incidents: number;
   recovered: number;
+  /** Incidents closed without a success within the window (or when `faultgate run`'s command exited). */
   unrecovered: number;
-  /** recovered / (recovered + unrecovered); 1 with no closed incident. */
+  /**
+   * Incidents still open when the report was taken. They count as unrecovered in effective
+   * availability, recovery rate, error budget, score and grade, and make the report provisional.
+   */
+  open: number;
+  /** recovered / (recovered + unrecovered + open); 1 with no incident. */
   recovery_rate: number;
   mttr_s: number | null;
   attempts_mean: number | null;
@@ -68,6 +74,8 @@ export interface Report {
   span: { from: string | null; to: string | null };
   seed: number | null;
   config_hash: string;
+  /** True while incidents are open: the numbers may still improve if the agent recovers. */
+  provisional: boolean;
   overall: Omit<ToolRow, 'tool'>;
   agents: AgentRow[];
   findings: Finding[];

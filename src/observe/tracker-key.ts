@@ -11,6 +11,8 @@ export class Totals implements RecoveryCounts {
   incidents = 0;
   recovered = 0;
   unrecovered = 0;
+  /** Incidents still open (0 or 1 for one key; summed in roll-ups). */
+  open = 0;
   recoveryMsSum = 0;
   attemptsSum = 0;
   readonly faults = new Map<string, number>();
@@ -23,6 +25,7 @@ export class Totals implements RecoveryCounts {
     this.incidents += o.incidents;
     this.recovered += o.recovered;
     this.unrecovered += o.unrecovered;
+    this.open += o.open;
     this.recoveryMsSum += o.recoveryMsSum;
     this.attemptsSum += o.attemptsSum;
     for (const [type, n] of o.faults) this.faults.set(type, (this.faults.get(type) ?? 0) + n);
@@ -32,10 +35,11 @@ export class Totals implements RecoveryCounts {
 
 /** Everything the tracker keeps for one (agent, tool), both label values already capped. */
 export class KeyState extends Totals implements MeteredKey {
-  /** The open incident, if any: when it opened and how many requests it has seen. */
-  open = false;
+  /** The open incident, if any (`open` is 1): when it opened and how many requests it has seen. */
   openAt = 0;
   attempts = 0;
+  /** Unrecovered incidents closed by `closeAll()` (the agent exited) rather than by the window. */
+  closedAtExit = 0;
   readonly watch = new RetryWatch();
 
   constructor(

@@ -53,6 +53,7 @@ export function buildReport(input: ReportInput): Report {
     },
     seed: input.meta.seed,
     config_hash: input.meta.configHash,
+    provisional: overall.open > 0,
     overall: buildRow(overall, overall.faults, overall.latency, slos),
     agents,
     findings,
@@ -86,7 +87,7 @@ function collectFindings(k: KeyState, slos: Slos, out: Finding[]): void {
       agent,
       tool,
       count: k.unrecovered,
-      message: neverRecoveredMessage(agent, tool, k.unrecovered, slos.recovery_window_s),
+      message: neverRecoveredMessage(agent, tool, k.unrecovered, slos.recovery_window_s, k.closedAtExit),
     });
   }
 }

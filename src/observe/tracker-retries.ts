@@ -167,6 +167,16 @@ export function retryAfterMessage(agent: string, tool: string, count: number): s
   return `${agent} retried ${tool} ${times(count)} sooner than the injected Retry-After`;
 }
 
-export function neverRecoveredMessage(agent: string, tool: string, count: number, windowS: number): string {
-  return `${tool} never recovered for ${agent} within ${windowS} s (${count} incident${count === 1 ? '' : 's'})`;
+export function neverRecoveredMessage(
+  agent: string,
+  tool: string,
+  count: number,
+  windowS: number,
+  atExit = 0,
+): string {
+  const n = `${count} incident${count === 1 ? '' : 's'}`;
+  // `faultgate run` closes what is open when the agent exits: "within 60 s" would overstate its wait.
+  if (atExit === 0) return `${tool} never recovered for ${agent} within ${windowS} s (${n})`;
+  if (atExit === count) return `${tool} never recovered for ${agent} before the agent exited (${n})`;
+  return `${tool} never recovered for ${agent} within ${windowS} s or before the agent exited (${n})`;
 }

@@ -19,6 +19,11 @@ export interface RecoveryCounts {
   incidents: number;
   recovered: number;
   unrecovered: number;
+  /**
+   * Incidents still open. A row counts them as unrecovered (SPEC section 5: nothing may flatter
+   * an agent that has not recovered yet); the scrape-time gauges read closed incidents only.
+   */
+  open: number;
   /** Sum of the recovered incidents' recovery times. */
   recoveryMsSum: number;
   /** Sum of the recovered incidents' attempts (closing success included). */
@@ -111,12 +116,14 @@ export function buildRow(
   latency: LatencyHistogram,
   slos: Slos,
 ): Row {
+  // The row judges open incidents as unrecovered; its `unrecovered` column stays the closed ones.
+  const judged = c.open > 0 ? { ...c, unrecovered: c.unrecovered + c.open, open: 0 } : c;
   const request = requestAvailability(c);
-  const effective = effectiveAvailability(c);
+  const effective = effectiveAvailability(judged);
   const p50 = latency.quantile(0.5);
   const p99 = latency.quantile(0.99);
   const mttr = mttrSeconds(c);
-  const { score, grade } = scoreParts(effective, p99, c, slos);
+  const { score, grade } = scoreParts(effective, p99, judged, slos);
   return {
     requests: c.requests,
     failures: c.failures,
@@ -126,7 +133,8 @@ export function buildRow(
     incidents: c.incidents,
     recovered: c.recovered,
     unrecovered: c.unrecovered,
-    recovery_rate: recoveryRate(c),
+    open: c.open,
+    recovery_rate: recoveryRate(judged),
     mttr_s: roundOrNull(mttr, 3),
     attempts_mean: c.recovered === 0 ? null : round(c.attemptsSum / c.recovered, 2),
     slo: {
@@ -140,11 +148,11 @@ export function buildRow(
         target: slos.mttr_s,
         actual: roundOrNull(mttr, 3),
         // With nothing recovered, the MTTR SLO holds only if nothing went unrecovered either.
-        ok: mttr === null ? c.unrecovered === 0 : mttr <= slos.mttr_s,
+        ok: mttr === null ? judged.unrecovered === 0 : mttr <= slos.mttr_s,
       },
     },
     score,
     grade,
-    error_budget_remaining: errorBudgetRemaining(c, slos.availability),
+    error_budget_remaining: errorBudgetRemaining(judged, slos.availability),
   };
 }

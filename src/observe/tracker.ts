@@ -128,6 +128,22 @@ export class RecoveryTracker implements OutcomeSink {
     }
   }
 
+  /**
+   * The agent is gone (`faultgate run`'s command exited): every open incident closes as
+   * unrecovered at `at`, and every broken response still waiting for its next request was
+   * accepted, since none will come. Later traffic (another agent, a reused name) starts afresh.
+   */
+  closeAll(at: number = this.now()): void {
+    for (const k of this.active) {
+      if (k.open) {
+        if (at <= k.openAt + this.windowMs) k.closedAtExit++;
+        this.expire(k, Math.min(at, k.openAt + this.windowMs));
+      }
+      k.watch.expire(Number.POSITIVE_INFINITY, this.windowMs);
+      this.active.delete(k);
+    }
+  }
+
   /** Applies a reloaded config's SLOs and fallbacks; open incidents keep their open time. */
   reconfigure(cfg: Pick<RecoveryTrackerOptions, 'slos' | 'tools'>): void {
     this.slos = cfg.slos;
@@ -180,7 +196,7 @@ export class RecoveryTracker implements OutcomeSink {
   }
 
   private openIncident(k: KeyState, at: number): void {
-    k.open = true;
+    k.open = 1;
     k.openAt = at;
     k.attempts = 1;
     k.incidents++;
@@ -191,7 +207,7 @@ export class RecoveryTracker implements OutcomeSink {
   private recover(k: KeyState, at: number, kind: RecoveryKind): void {
     const attempts = k.attempts + 1; // the closing success is an attempt too
     const ms = Math.max(0, at - k.openAt);
-    k.open = false;
+    k.open = 0;
     k.recovered++;
     k.recoveryMsSum += ms;
     k.attemptsSum += attempts;
@@ -200,7 +216,7 @@ export class RecoveryTracker implements OutcomeSink {
   }
 
   private expire(k: KeyState, at: number): void {
-    k.open = false;
+    k.open = 0;
     k.unrecovered++;
     k.metrics?.unrecovered();
     this.timeline.push(at, k.agent, k.tool, 'unrecovered');

@@ -70,7 +70,16 @@ export class RequestFlow {
     }
     const { state } = this.routing;
     const override = state.config.chaos.header_overrides ? req.headers['x-faultgate-fault'] : undefined;
-    const verdict = state.engine.decide(plan.agent, plan.tenant, plan.tool, override);
+    // Only a request with an override needs its retry key (`times=` counts per retry).
+    const retry =
+      override === undefined
+        ? undefined
+        : {
+            method: req.method ?? '',
+            path: plan.path,
+            bodyKey: plan.bodyKey || (req.headers['content-length'] ?? ''),
+          };
+    const verdict = state.engine.decide(plan.agent, plan.tenant, plan.tool, override, retry);
     switch (verdict.kind) {
       case 'pass':
         dispatch(env, plan, new Exchange(env, plan, res, undefined));

@@ -186,4 +186,35 @@ describe('faultgate report (whole process)', () => {
     const noColor = await run({ NO_COLOR: '1' });
     expect(noColor.text).not.toContain('\x1b[');
   });
+
+  it('--min-grade and --max-unrecovered: exit 1 with the reason on stderr when missed', async () => {
+    const admin = await fakeAdmin();
+    const { grade, unrecovered } = sampleReport().overall;
+    expect([grade, unrecovered]).toEqual(['D', 1]);
+    const above = await cli(['--admin', admin.url, '--format', 'json', '--min-grade', 'C']);
+    expect(above.code).toBe(1);
+    expect(JSON.parse(above.stdout)).toEqual(sampleReport()); // the report is printed all the same
+    expect(above.stderr).toContain('gate failed: grade D (score 61.9) is below --min-grade C');
+    const met = await cli(['--admin', admin.url, '--min-grade', 'd', '--max-unrecovered', '1']);
+    expect(met.code, met.stderr).toBe(0);
+    const budget = await cli(['--admin', admin.url], { FAULTGATE_MAX_UNRECOVERED: '0' });
+    expect(budget.code).toBe(1);
+    expect(budget.stderr).toContain('1 unrecovered incident(s), more than --max-unrecovered 0');
+    const env = await cli(['--admin', admin.url], { FAULTGATE_MIN_GRADE: 'B' });
+    expect(env.code).toBe(1);
+    for (const run of [above, budget, env]) noStack(run);
+  });
+
+  it('exits 2 on a grade or a count that is not one, and --help states the exit codes', async () => {
+    const admin = await fakeAdmin();
+    const grade = await cli(['--admin', admin.url, '--min-grade', 'E']);
+    expect(grade.code).toBe(2);
+    expect(grade.stderr).toContain('--min-grade "E" is not a grade: use one of A, B, C, D, F');
+    const count = await cli(['--admin', admin.url, '--max-unrecovered', '-1']);
+    expect(count.code).toBe(2);
+    expect(admin.seen).toHaveLength(0);
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Exit codes: 0 .*1 the gate failed/s);
+  });
 });

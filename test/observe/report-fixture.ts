@@ -23,6 +23,7 @@ export function toolRow(tool: string, over: Partial<ToolRow> = {}): ToolRow {
     incidents: 6,
     recovered: 5,
     unrecovered: 1,
+    open: 0,
     recovery_rate: 5 / 6,
     mttr_s: 2.4,
     attempts_mean: 2.6,
@@ -90,6 +91,7 @@ export function sampleReport(): Report {
     span: { from: '2025-03-01T10:00:00.000Z', to: '2025-03-01T10:05:00.000Z' },
     seed: 42,
     config_hash: 'sha256:3f2a9c0d5b7e',
+    provisional: false,
     overall,
     agents: [planner, evil, wide],
     findings: [
@@ -143,6 +145,7 @@ export function emptyReport(): Report {
     span: { from: null, to: null },
     seed: null,
     config_hash: 'sha256:0000',
+    provisional: false,
     overall,
     agents: [],
     findings: [],

@@ -102,8 +102,8 @@ describe('html report in headless Chromium', () => {
           .locator('tbody tr')
           .count(),
       ).toBe(a.tools.length + 1);
-    expect(await tables.nth(0).locator('thead th').count()).toBe(18);
-    expect(await tables.nth(0).locator('tbody tr').first().locator('td').count()).toBe(18);
+    expect(await tables.nth(0).locator('thead th').count()).toBe(19); // name + 18 columns (open included)
+    expect(await tables.nth(0).locator('tbody tr').first().locator('td').count()).toBe(19);
 
     const svg = page.locator('svg.timeline');
     expect(await svg.count()).toBe(1);

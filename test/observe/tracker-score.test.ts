@@ -22,6 +22,7 @@ function counts(c: Partial<RecoveryCounts>): RecoveryCounts {
     incidents: 0,
     recovered: 0,
     unrecovered: 0,
+    open: 0,
     recoveryMsSum: 0,
     attemptsSum: 0,
     ...c,

@@ -141,10 +141,10 @@ describe('availability, error budget, score (SPEC section 5)', () => {
     expect(r.slo.latency_p99_ms.ok).toBe(true);
   });
 
-  it('an open incident alone leaves R = 1; an unrecovered one with none recovered makes R = 0', () => {
+  it('an open incident already counts as unrecovered (R = 0), and so does an expired one', () => {
     const { send, row, tracker } = setup();
     send({ at: 0, ok: false });
-    expect(row()).toMatchObject({ incidents: 1, recovery_rate: 1 });
+    expect(row()).toMatchObject({ incidents: 1, open: 1, recovery_rate: 0, score: 20, grade: 'F' });
     tracker.sweep(W + 1000);
     // eff = 1 − 1/1 = 0 → A = 0; L = 1; R = 0
     expect(row()).toMatchObject({ score: 20, grade: 'F', recovery_rate: 0 });

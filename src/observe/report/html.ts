@@ -6,7 +6,7 @@
 import type { Finding, Report } from '../report-model.js';
 import * as f from './format.js';
 import { escapeXml as esc } from './format.js';
-import { COLUMNS, FINDING_LABELS, type Metrics, sloRows } from './rows.js';
+import { COLUMNS, FINDING_LABELS, type Metrics, provisionalNote, sloRows } from './rows.js';
 import { renderTimeline } from './svg-timeline.js';
 
 /** Sent as a header by the admin route too. */
@@ -35,6 +35,7 @@ tr.total td{font-weight:600;background:#fbfcfd}
 td.ok{color:var(--ok)}td.miss{color:var(--bad);font-weight:600}
 ul.findings li{margin:4px 0}.kind{font-weight:600}
 .muted{color:var(--muted)}
+.provisional{border-left:4px solid var(--warn);background:#fff8c5;padding:6px 10px;margin:8px 0}
 svg.timeline{max-width:100%;height:auto;font:12px system-ui,sans-serif}
 svg .lane-0{fill:#fff}svg .lane-1{fill:var(--bg2)}svg .lane-label{fill:var(--fg);font-weight:600}
 svg .axis,svg .tick{stroke:#8c959f;stroke-width:1}svg .tick{stroke-dasharray:2 3;stroke:#d1d9e0}
@@ -111,7 +112,9 @@ function header(report: Report): string {
     ['generated', esc(report.generated_at)],
   ];
   const dl = meta.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('');
-  return `<h1>faultgate report</h1>${verdict}<dl class="meta">${dl}</dl>`;
+  const note = provisionalNote(report);
+  const mark = note ? `<p class="provisional"><strong>${esc(note)}</strong></p>` : '';
+  return `<h1>faultgate report</h1>${mark}${verdict}<dl class="meta">${dl}</dl>`;
 }
 
 export function renderHtml(report: Report): string {

@@ -1,7 +1,7 @@
 /** The markdown report: headings, GitHub-flavoured tables and a findings list. */
 import type { Finding, Report } from '../report-model.js';
 import * as f from './format.js';
-import { COLUMNS, FINDING_LABELS, type Metrics, sloRows } from './rows.js';
+import { COLUMNS, FINDING_LABELS, type Metrics, provisionalNote, sloRows } from './rows.js';
 
 /**
  * Agent and tool names come from the network. Backslash-escape everything markdown or a
@@ -45,9 +45,11 @@ function finding(x: Finding): string {
 
 export function renderMarkdown(report: Report): string {
   const o = report.overall;
+  const note = provisionalNote(report);
   const out: string[] = [
     '# faultgate report',
     '',
+    ...(note ? [`> **${mdText(note)}**`, ''] : []),
     `- **Grade ${o.grade}**, score ${f.score(o.score)}: effective availability ${f.pct(o.availability.effective)} (${f.nines(o.availability.nines)} nines), request availability ${f.pct(o.availability.request)}`,
     `- Span: ${mdText(f.span(report.span.from, report.span.to))}`,
     `- Seed: ${report.seed === null ? 'none (random)' : report.seed}`,
@@ -62,7 +64,11 @@ export function renderMarkdown(report: Report): string {
     ]),
   ];
   for (const a of report.agents) {
-    out.push('', `## Agent ${mdText(a.agent)}: grade ${a.grade}, score ${f.score(a.score)}`, '');
+    out.push(
+      '',
+      `## Agent ${mdText(a.agent)}: grade ${a.grade}${a.open ? ' (provisional)' : ''}, score ${f.score(a.score)}`,
+      '',
+    );
     out.push(
       metricsTable('tool', [
         ...a.tools.map((t): [string, Metrics] => [mdText(t.tool), t]),

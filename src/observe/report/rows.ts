@@ -29,6 +29,7 @@ export const COLUMNS: readonly Column[] = [
   col('incidents', true, (r) => f.count(r.incidents)),
   col('recovered', true, (r) => f.count(r.recovered)),
   col('unrecovered', true, (r) => f.count(r.unrecovered)),
+  col('open', true, (r) => f.count(r.open ?? 0)),
   col('recovery rate', true, (r) => f.pct(r.recovery_rate, 1)),
   col('MTTR', true, (r) => f.seconds(r.mttr_s)),
   col('attempts', true, (r) => f.attempts(r.attempts_mean)),
@@ -52,6 +53,17 @@ export function sloRows(report: Report): SloRow[] {
     for (const t of a.tools) rows.push({ agent: a.agent, tool: t.tool, row: t });
   }
   return rows;
+}
+
+/**
+ * The provisional mark's sentence, or null for a final report: open incidents count as
+ * unrecovered until a success closes them (the grade may rise) or the window ends.
+ */
+export function provisionalNote(report: Report): string | null {
+  const open = report.overall.open ?? 0;
+  if (!report.provisional && open === 0) return null;
+  const n = open === 1 ? '1 incident is' : `${open} incidents are`;
+  return `PROVISIONAL: ${n} still open and counted as unrecovered; the numbers are final once they recover or expire`;
 }
 
 export const FINDING_LABELS: Record<string, string> = {

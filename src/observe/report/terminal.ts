@@ -5,7 +5,7 @@
  */
 import type { Report, SloCheck } from '../report-model.js';
 import * as f from './format.js';
-import { FINDING_LABELS, type Metrics } from './rows.js';
+import { FINDING_LABELS, type Metrics, provisionalNote } from './rows.js';
 import { displayWidth, pad, wrap } from './text-width.js';
 
 export const TERMINAL_WIDTH = 100;
@@ -67,7 +67,8 @@ function mainTable(lines: Line[], paint: Paint): string[] {
   const head = [pad('AGENT / TOOL', NAME), ...MAIN.map((c) => pad(c.head, c.width, true)), 'G'].join(' ');
   const rows = lines.map(({ name, row, strong }) => {
     const cells = [pad(name, NAME), ...MAIN.map((c) => pad(c.cell(row), c.width, true))].join(' ');
-    const g = paint(gradeColor(row.grade), row.grade);
+    // `*`: the row has open incidents, judged unrecovered for now (see the PROVISIONAL line).
+    const g = paint(gradeColor(row.grade), row.open ? `${row.grade}*` : row.grade);
     return `${strong ? paint('bold', cells) : cells} ${g}`;
   });
   return [paint('dim', head), ...rows];
@@ -111,9 +112,16 @@ function header(report: Report, paint: Paint): string[] {
   ];
   return [
     // Fixed-width parts only: always under 100 columns.
-    `${paint('bold', 'faultgate report')}  grade ${paint(gradeColor(o.grade), o.grade)}  score ${f.score(o.score)}  effective availability ${f.pct(o.availability.effective)} (${f.nines(o.availability.nines)} nines)`,
+    `${paint('bold', 'faultgate report')}  grade ${paint(gradeColor(o.grade), o.open ? `${o.grade}*` : o.grade)}  score ${f.score(o.score)}  effective availability ${f.pct(o.availability.effective)} (${f.nines(o.availability.nines)} nines)`,
     ...rest.flatMap((l) => (displayWidth(l) <= TERMINAL_WIDTH ? [l] : wrap(l, TERMINAL_WIDTH, '  '))),
+    ...provisional(report, paint),
   ];
+}
+
+function provisional(report: Report, paint: Paint): string[] {
+  const note = provisionalNote(report);
+  if (!note) return [];
+  return wrap(`${note} (grades marked *)`, TERMINAL_WIDTH, '  ').map((l) => paint('yellow', l));
 }
 
 function findings(report: Report, paint: Paint): string[] {
