@@ -39,7 +39,13 @@ const targetingSchema = z.strictObject({
 });
 type TargetingInput = z.output<typeof targetingSchema>;
 
-const blastRadii = ['single_request', 'single_agent', 'single_tenant', 'multi_tenant'] as const;
+const blastRadii = [
+  'single_request',
+  'single_agent',
+  'single_trace',
+  'single_tenant',
+  'multi_tenant',
+] as const;
 const safetySchema = z.strictObject({
   max_affected_requests: nonNegInt.optional(),
   cascade_threshold: nonNegInt.optional(),

@@ -282,13 +282,13 @@ describe('abort-all and level', () => {
 
   it('reads and sets the level', async () => {
     const admin = await startAdmin();
-    expect((await call(admin, 'GET', '/api/v1/chaos/level')).body).toEqual({ level: 1 });
+    expect((await call(admin, 'GET', '/api/v1/chaos/level')).body).toMatchObject({ level: 1 });
     const put = await call(admin, 'PUT', '/api/v1/chaos/level', { level: 0.5 });
     expect(put.status).toBe(200);
-    expect(put.body).toEqual({ level: 0.5 });
+    expect(put.body).toMatchObject({ level: 0.5 });
     expect(admin.control.level).toBe(0.5);
     expect((await call(admin, 'PUT', '/api/v1/chaos/level', { level: 10 })).status).toBe(200);
-    expect((await call(admin, 'PUT', '/api/v1/chaos/level', { level: 0 })).body).toEqual({ level: 0 });
+    expect((await call(admin, 'PUT', '/api/v1/chaos/level', { level: 0 })).body).toMatchObject({ level: 0 });
   });
 
   it('400 for a level out of 0..10 or a bad body, every problem listed', async () => {

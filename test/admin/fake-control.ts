@@ -1,5 +1,7 @@
 import type {
+  ChaosStatus,
   ControlPlane,
+  ReloadAnswer,
   ControlResult,
   SessionAction,
   SessionSafety,
@@ -116,11 +118,31 @@ export class FakeControl implements ControlPlane {
   abortAll(reason: string): SessionView[] {
     const running = [...this.sessions.values()].filter((s) => s.state === 'running');
     for (const s of running) this.end(s, 'aborted', reason);
+    this.abortedFor = reason;
     return running;
+  }
+
+  abortedFor: string | null = null;
+
+  resume(): SessionView {
+    this.abortedFor = null;
+    const fresh = this.view('default', 'default', 'running');
+    this.sessions.set('default', fresh);
+    return fresh;
   }
 
   getLevel(): number {
     return this.level;
+  }
+
+  chaosStatus(): ChaosStatus {
+    return {
+      level: this.level,
+      level_source: 'config',
+      aborted: this.abortedFor !== null,
+      abort_reason: this.abortedFor,
+      aborted_at: null,
+    };
   }
 
   setLevel(level: number): ControlResult<number> {
@@ -128,7 +150,7 @@ export class FakeControl implements ControlPlane {
     return { ok: true, value: level };
   }
 
-  async reload(): Promise<ControlResult<{ config_hash: string }> & { problems?: ConfigProblem[] }> {
+  async reload(): Promise<ControlResult<ReloadAnswer> & { problems?: ConfigProblem[] }> {
     this.reloads++;
     return this.reloadResult;
   }

@@ -64,7 +64,7 @@ describe('close() drains', () => {
     const closing = fg.close(5000);
     const ready = await fetch(`${adminUrl}/readyz`);
     expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ status: 'not ready' });
+    expect(await ready.json()).toMatchObject({ status: 'not ready' });
     expect(await get(url, '/')).toMatchObject({ error: 'ECONNREFUSED' });
 
     expect(await slow).toMatchObject({ status: 200, body: 'ok' });
