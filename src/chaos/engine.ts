@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { SessionInput } from './control.js';
@@ -6,6 +7,7 @@ import type { CompiledExperiment, ExperimentOwner } from './experiment.js';
 import { OverrideCache } from './override.js';
 import { hash32, SeededRng } from './rng.js';
 import { type ExperimentDiff, Session, type SessionHooks } from './session.js';
+import { type TraceReader, traceReader } from './trace.js';
 
 /** Why chaos is off until an operator re-arms it (SPEC section 7). */
 export interface AbortState {
@@ -26,6 +28,8 @@ export interface Decision {
   readonly kind: 'faults';
   readonly rng: SeededRng;
   readonly fired: readonly CompiledExperiment[];
+  /** The request's trace id (`trace.from`), for single_trace sessions and the fault log lines. */
+  readonly trace?: string | undefined;
   /** For faults that belong to no session (header overrides): fires on abort-all. */
   readonly signal?: AbortSignal;
 }
@@ -63,6 +67,8 @@ export class ChaosEngine {
   private forceOverrides: boolean;
   /** The config last loaded: `resume` re-creates `default` from it. */
   private config: Config;
+  /** Reads a request's trace id (`trace.from`). */
+  traceOf: TraceReader;
   /** Fires on abort-all: header-override faults in flight end (they belong to no session). */
   private overrideAbort = new AbortController();
   private readonly sequence = new Map<string, number>();
@@ -88,6 +94,7 @@ export class ChaosEngine {
     this.fileLevel = config.chaos.level;
     this.forceOverrides = config.chaos.header_overrides === 'force';
     this.config = config;
+    this.traceOf = traceReader(config.trace.from);
     this.seed = config.chaos.seed ?? randomInt(0, 2 ** 31);
     const ended = hooks?.ended ?? (() => {});
     this.hooks = {
@@ -167,6 +174,7 @@ export class ChaosEngine {
    */
   reconfigure(config: Config): ChaosChange {
     this.config = config;
+    this.traceOf = traceReader(config.trace.from);
     this.forceOverrides = config.chaos.header_overrides === 'force';
     if (config.chaos.level !== this.fileLevel || !this.levelFromApi) {
       this.fileLevel = config.chaos.level;
@@ -244,38 +252,49 @@ export class ChaosEngine {
    * The verdict for one request. `override` is its `x-faultgate-fault` header when the request's
    * config allows overrides: a valid one fires exactly that fault, whatever sessions and level say.
    */
-  decide(agent: string, tenant: string, tool: string, override: string | string[] | undefined): Verdict {
+  decide(
+    agent: string,
+    tenant: string,
+    tool: string,
+    override: string | string[] | undefined,
+    headers?: IncomingHttpHeaders,
+  ): Verdict {
     if (override !== undefined) {
       // Level 0 and an abort mean no injection from any source, unless overrides are forced.
-      if (!this.forceOverrides && (this.abortState || this.level <= 0))
-        return this.draw(agent, tenant, tool) ?? PASS;
+      if (!this.forceOverrides && (this.abortState || this.level <= 0)) {
+        return this.draw(agent, tenant, tool, headers) ?? PASS;
+      }
       const parsed = this.overrides.get(Array.isArray(override) ? override[0]! : override);
       if (!parsed.ok) return { kind: 'refuse', code: 'FAULTGATE_ERR_OVERRIDE', message: parsed.message };
       return {
         kind: 'faults',
         rng: this.requestRng(agent, tool),
         fired: [parsed.experiment],
+        trace: headers && this.traceOf(headers),
         // Forced overrides ignore the abort, so it does not end them in flight either.
         ...(this.forceOverrides ? {} : { signal: this.overrideAbort.signal }),
       };
     }
-    return this.draw(agent, tenant, tool) ?? PASS;
+    return this.draw(agent, tenant, tool, headers) ?? PASS;
   }
 
   /** The experiments of running sessions that fire for one request, by level, targeting and coin. */
-  draw(agent: string, tenant: string, tool: string): Decision | undefined {
+  draw(agent: string, tenant: string, tool: string, headers?: IncomingHttpHeaders): Decision | undefined {
     if (!this.active) return undefined;
     const candidates = this.forTool(tool);
     if (candidates.length === 0) return undefined;
     const now = this.now();
     let rng: SeededRng | undefined;
     let fired: CompiledExperiment[] | undefined;
+    // Read once, and only when a single_trace session needs it or faults fire.
+    let trace: string | undefined | null = null;
     for (const exp of candidates) {
       const session = exp.session;
+      if (session?.needsTrace && trace === null) trace = headers ? this.traceOf(headers) : undefined;
       if (
         !session?.running ||
         !exp.activeAt(now - (this.clockStart.get(session) ?? now)) ||
-        !session.admits(agent, tenant, tool) ||
+        !session.admits(agent, tenant, tool, trace ?? undefined) ||
         !exp.targetsPeer(agent, tenant) ||
         !exp.inCohort(this.seed, agent, tenant)
       ) {
@@ -287,7 +306,9 @@ export class ChaosEngine {
         fired.push(exp);
       }
     }
-    return fired && rng ? { kind: 'faults', rng, fired } : undefined;
+    if (!fired || !rng) return undefined;
+    if (trace === null) trace = headers ? this.traceOf(headers) : undefined;
+    return { kind: 'faults', rng, fired, trace };
   }
 }
 

@@ -24,10 +24,12 @@ export interface ExperimentOwner {
   readonly running: boolean;
   /** Aborted when the session is aborted: faults in flight from it end. */
   readonly signal: AbortSignal;
+  /** The blast radius is `single_trace`: `admits` needs the request's trace id. */
+  readonly needsTrace: boolean;
   /** Session-level targeting (agent, tenant, tool lists, percentage, blast-radius lock). */
-  admits(agent: string, tenant: string, tool: string): boolean;
+  admits(agent: string, tenant: string, tool: string, trace?: string): boolean;
   /** One request got a fault from this session (called once per request). */
-  injected(agent: string, tenant: string): void;
+  injected(agent: string, tenant: string, trace?: string): void;
 }
 
 /** An experiment compiled once per config load (or session creation): matchers, window, fault instance. */

@@ -49,6 +49,7 @@ export class Session implements ExperimentOwner {
   private realFailures = 0;
   private lockedAgent: string | undefined;
   private lockedTenant: string | undefined;
+  private lockedTrace: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly agentIds: ReadonlySet<string> | undefined;
   private readonly toolNames: ReadonlySet<string> | undefined;
@@ -78,17 +79,33 @@ export class Session implements ExperimentOwner {
     return this.controller.signal;
   }
 
+  get needsTrace(): boolean {
+    return this.input.safety.max_blast_radius === 'single_trace';
+  }
+
+  /** The trace a single_trace session locked to (for the view and the logs). */
+  get trace(): string | undefined {
+    return this.lockedTrace;
+  }
+
   get running(): boolean {
     return this.state === 'running';
   }
 
   /** Session-level targeting and the blast radius lock; experiments target within this. */
-  admits(agent: string, tenant: string, tool: string): boolean {
+  admits(agent: string, tenant: string, tool: string, trace?: string): boolean {
     if (this.toolNames && !this.toolNames.has(tool)) return false;
     if (this.agentIds && !this.agentIds.has(agent)) return false;
     if (this.tenantIds && !this.tenantIds.has(tenant)) return false;
     if (this.lockedAgent !== undefined && agent !== this.lockedAgent) return false;
     if (this.lockedTenant !== undefined && tenant !== this.lockedTenant) return false;
+    // single_trace: a request without a trace id cannot be told apart from another run.
+    if (
+      this.needsTrace &&
+      (trace === undefined || (this.lockedTrace !== undefined && trace !== this.lockedTrace))
+    ) {
+      return false;
+    }
     const pct = this.input.targeting.percentage;
     return pct >= 1 || hash32(`${agent}\n${tenant}`, this.cohortSeed) / 4294967296 < pct;
   }
@@ -160,9 +177,10 @@ export class Session implements ExperimentOwner {
   }
 
   /** One request got a fault from this session (counted once per request). */
-  injected(agent: string, tenant: string): void {
+  injected(agent: string, tenant: string, trace?: string): void {
     this.affected++;
     const { safety } = this.input;
+    if (safety.max_blast_radius === 'single_trace') this.lockedTrace ??= trace;
     if (safety.max_blast_radius === 'single_agent') this.lockedAgent ??= agent;
     if (safety.max_blast_radius === 'single_tenant') this.lockedTenant ??= tenant;
     if (safety.max_blast_radius === 'single_request') {

@@ -200,6 +200,14 @@ const configInput = z.strictObject({
       default: z.string().min(1).default('default'),
     })
     .prefault({}),
+  /** What identifies one agent run, for `max_blast_radius: single_trace` and the logs. */
+  trace: z
+    .strictObject({
+      from: z
+        .array(z.string().regex(/^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be header:NAME'))
+        .default(['header:traceparent']),
+    })
+    .prefault({}),
   tools: z.array(toolSchema).default([]),
   experiments: z.array(experimentSchema).default([]),
   safety: safetySchema.prefault({}),

@@ -52,6 +52,8 @@ export class ChaosRun {
   };
 
   readonly fired: readonly CompiledExperiment[];
+  /** The request's trace id (`trace.from`): in the fault log lines, so a person can find the run. */
+  readonly trace: string | undefined;
 
   constructor(
     private readonly env: ProxyEnv,
@@ -61,6 +63,7 @@ export class ChaosRun {
     decision: Decision,
   ) {
     this.fired = decision.fired;
+    this.trace = decision.trace;
     this.peek = plan.peek;
     // Drawn once, before any fault runs: the per-experiment streams derive from it.
     this.baseSeed = decision.rng.next() * 4294967296;
@@ -86,7 +89,7 @@ export class ChaosRun {
     const session = exp.session;
     if (session && !this.sessions.has(session)) {
       this.sessions.add(session);
-      session.injected(plan.agent, plan.tenant);
+      session.injected(plan.agent, plan.tenant, this.trace);
     }
     this.injected.push(`${exp.name}/${exp.type}`);
     this.injectedTypes.push(exp.type);
@@ -103,6 +106,7 @@ export class ChaosRun {
         tool: plan.tool,
         experiment: exp.name,
         fault: exp.type,
+        ...(this.trace ? { trace: this.trace } : {}),
       },
       'fault injected',
     );

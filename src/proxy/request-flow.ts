@@ -70,7 +70,7 @@ export class RequestFlow {
     }
     const { state } = this.routing;
     const override = state.config.chaos.header_overrides ? req.headers['x-faultgate-fault'] : undefined;
-    const verdict = state.engine.decide(plan.agent, plan.tenant, plan.tool, override);
+    const verdict = state.engine.decide(plan.agent, plan.tenant, plan.tool, override, req.headers);
     switch (verdict.kind) {
       case 'pass':
         dispatch(env, plan, new Exchange(env, plan, res, undefined));
