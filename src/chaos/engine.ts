@@ -189,9 +189,10 @@ export class ChaosEngine {
     let experiments: ExperimentDiff;
     if (current?.running) {
       experiments = current.reconfigure(defaultInput(config));
-    } else if (current?.state === 'aborted' && this.abortState) {
-      // Kept aborted: the diff says what resume will start.
-      experiments = diffNames(current.input.experiments, config.experiments);
+    } else if (this.abortState || current?.state === 'aborted') {
+      // An abort sticks (even once a session start re-armed chaos): only resume re-creates
+      // `default`. The diff says what resume would start.
+      experiments = diffNames(current?.input.experiments ?? [], config.experiments);
     } else {
       current?.end('stopped');
       experiments = diffNames([], config.experiments);
