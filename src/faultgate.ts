@@ -4,8 +4,9 @@ import type { Socket } from 'node:net';
 import type { Agent } from 'undici';
 import { type AdminState, createAdminServer } from './admin/server.js';
 import { isLoopback, listenOn } from './net.js';
+import type { ReloadAnswer } from './chaos/control.js';
 import { EngineControl } from './chaos/control-plane.js';
-import { ChaosEngine } from './chaos/engine.js';
+import { type ChaosChange, ChaosEngine } from './chaos/engine.js';
 import { type ConfigProblem, formatProblem, loadConfigFile } from './config/load.js';
 import { type ConfigWatcher, restartNeeded, upstreamChanged, watchConfig } from './config/reload.js';
 import type { Config } from './config/schema.js';
@@ -34,7 +35,9 @@ export interface StartOptions {
   watch?: boolean;
 }
 
-export type ReloadResult = { ok: true; configHash: string } | { ok: false; problems: ConfigProblem[] };
+export type ReloadResult =
+  | { ok: true; configHash: string; changes: NonNullable<ReloadAnswer['changes']> }
+  | { ok: false; problems: ConfigProblem[] };
 /** What asked for a reload, for the log line. */
 export type ReloadTrigger = 'api' | 'signal' | 'watch' | 'library';
 
@@ -102,7 +105,8 @@ export class Faultgate {
       engine: new ChaosEngine(config, undefined, {
         logger: this.logger,
         active: (name, on) => this.metrics.sessionActive.labels(name).set(on ? 1 : 0),
-        aborted: (name, reason) => this.metrics.safetyAborts.labels(name, reason).inc(),
+        safetyAbort: (name, reason) => this.metrics.safetyAborts.labels(name, reason).inc(),
+        ended: (session, _state, cause) => this.metrics.sessionAborts.labels(session.name, cause).inc(),
       }),
     };
     // Real upstream failures feed every running session's cascade detection.
@@ -162,7 +166,7 @@ export class Faultgate {
   /** `POST /api/v1/reload`: re-reads the config file when the instance was started from one. */
   private async reloadFromApi(): ReturnType<EngineControl['reload']> {
     const result = await this.reload('api');
-    if (result.ok) return { ok: true, value: { config_hash: result.configHash } };
+    if (result.ok) return { ok: true, value: { config_hash: result.configHash, changes: result.changes } };
     return {
       ok: false,
       error: 'invalid',
@@ -256,32 +260,33 @@ export class Faultgate {
       await Promise.all([this.listenerSet.discard(change), agent?.destroy()]);
       throw new Error('faultgate is shutting down');
     }
-    this.swap(change, agent);
+    const chaos = this.swap(change, agent);
     const restart = restartNeeded(running, config);
     if (restart.length > 0) {
       this.logger.warn({ settings: restart }, 'config reload: these settings need a restart to apply');
     }
     this.metrics.configReloads.labels('ok').inc();
     const { plan, bound } = change;
+    const changes = {
+      experiments: chaos.experiments,
+      listeners: { kept: plan.keep.length - bound.size, bound: bound.size, closed: plan.removed.length },
+      overrides: chaos.overrides,
+    };
     this.logger.info(
-      {
-        trigger,
-        configHash: this.configHash,
-        listeners: { kept: plan.keep.length - bound.size, bound: bound.size, closed: plan.removed.length },
-        upstreamAgent: agent ? 'rebuilt' : 'kept',
-      },
+      { trigger, configHash: this.configHash, ...changes, upstreamAgent: agent ? 'rebuilt' : 'kept' },
       'config reloaded',
     );
-    return { ok: true, configHash: this.configHash };
+    return { ok: true, configHash: this.configHash, changes };
   }
 
   /** The atomic part of a reload: synchronous, so no request sees half of it. */
-  private swap(change: ListenerChange, agent: Agent | undefined): void {
+  private swap(change: ListenerChange, agent: Agent | undefined): ChaosChange {
     const { state } = change;
     const { config } = state;
     const running = this.state.config;
-    // The engine outlives reloads: its `default` session is replaced, API sessions keep running.
-    state.engine.reconfigure(config);
+    // The engine outlives reloads: unchanged experiments of `default` keep their live state, an
+    // abort and an API level stay in force, API sessions keep running.
+    const chaos = state.engine.reconfigure(config);
     this.state = state;
     this.configHash = hashConfig(config);
     this.listenerSet.commit(change);
@@ -297,6 +302,7 @@ export class Faultgate {
     this.adminState.token = config.admin.token;
     // Only a changed `log.level`: a logger handed to start() keeps its own level otherwise.
     if (config.log.level !== running.log.level) this.logger.level = config.log.level;
+    return chaos;
   }
 
   /**

@@ -141,7 +141,7 @@ function levelBody(value: unknown): number | { path: string; message: string }[]
 
 async function reload({ res, control }: Ctx): Promise<void> {
   const result = await control.reload();
-  if (result.ok) return sendJson(res, 200, { result: 'ok', config_hash: result.value.config_hash });
+  if (result.ok) return sendJson(res, 200, { result: 'ok', ...result.value });
   if (result.error === 'invalid' || result.problems) {
     const problems = result.problems ?? [];
     const message = problems.length > 0 ? problems.map(formatProblem).join('\n') : result.message;
@@ -179,14 +179,24 @@ const routes: Record<string, Partial<Record<Method, Handler>>> = {
       sendJson(ctx.res, 200, { aborted: ctx.control.abortAll(parsed.reason) });
     },
   },
+  '/api/v1/chaos/resume': {
+    POST: async (ctx) => {
+      const value = await body(ctx, true);
+      if (value === undefined) return;
+      if (!isObject(value) || Object.keys(value).length > 0) {
+        return badRequest(ctx.res, [{ path: '(root)', message: 'expected an empty body or {}' }]);
+      }
+      sendJson(ctx.res, 200, { resumed: ctx.control.resume(), ...ctx.control.chaosStatus() });
+    },
+  },
   '/api/v1/chaos/level': {
-    GET: ({ res, control }) => sendJson(res, 200, { level: control.getLevel() }),
+    GET: ({ res, control }) => sendJson(res, 200, control.chaosStatus()),
     PUT: async (ctx) => {
       const value = await body(ctx);
       if (value === undefined) return;
       const level = levelBody(value);
       if (Array.isArray(level)) return badRequest(ctx.res, level);
-      sendResult(ctx.res, ctx.control.setLevel(level), (l) => ({ level: l }));
+      sendResult(ctx.res, ctx.control.setLevel(level), () => ctx.control.chaosStatus());
     },
   },
   '/api/v1/chaos/experiment-types': {

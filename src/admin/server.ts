@@ -52,8 +52,15 @@ async function handle(state: AdminState, req: IncomingMessage, res: ServerRespon
       json(res, 200, '{"status":"ok"}');
       return;
     case '/readyz':
-      if (state.ready()) json(res, 200, '{"status":"ready"}');
-      else json(res, 503, '{"status":"not ready"}');
+      // Ready means serving traffic; an abort does not make the proxy unready, the body says it.
+      json(
+        res,
+        state.ready() ? 200 : 503,
+        JSON.stringify({
+          status: state.ready() ? 'ready' : 'not ready',
+          ...(state.control ? { chaos: state.control.chaosStatus() } : {}),
+        }),
+      );
       return;
     case '/metrics': {
       const text = await state.metrics.registry.metrics();

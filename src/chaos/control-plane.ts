@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import type { ControlPlane, ControlResult, SessionAction, SessionView } from './control.js';
+import type { ChaosStatus, ControlPlane, ControlResult, SessionAction, SessionView } from './control.js';
 import type { ChaosEngine } from './engine.js';
 import { parseSessionBody } from './session-schema.js';
 
@@ -71,17 +71,30 @@ export class EngineControl implements ControlPlane {
   }
 
   abortAll(reason: string): SessionView[] {
-    const aborted: SessionView[] = [];
-    for (const s of this.deps.engine().sessions.values()) {
-      if (!s.running) continue;
-      s.end('aborted', reason);
-      aborted.push(s.view());
-    }
-    return aborted;
+    return this.deps
+      .engine()
+      .abortAll(reason)
+      .map((s) => s.view());
+  }
+
+  resume(): SessionView {
+    return this.deps.engine().resume().view();
   }
 
   getLevel(): number {
     return this.deps.engine().level;
+  }
+
+  chaosStatus(): ChaosStatus {
+    const engine = this.deps.engine();
+    const aborted = engine.aborted;
+    return {
+      level: engine.level,
+      level_source: engine.levelSource,
+      aborted: aborted !== undefined,
+      abort_reason: aborted?.reason ?? null,
+      aborted_at: aborted?.at ?? null,
+    };
   }
 
   setLevel(level: number): ControlResult<number> {
@@ -93,7 +106,7 @@ export class EngineControl implements ControlPlane {
         problems: [{ path: 'level', message: 'must be 0..10' }],
       };
     }
-    this.deps.engine().level = level;
+    this.deps.engine().setLevel(level);
     return { ok: true, value: level };
   }
 

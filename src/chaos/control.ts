@@ -2,7 +2,12 @@ import type { ConfigProblem } from '../config/load.js';
 
 export type SessionState = 'created' | 'running' | 'stopped' | 'aborted' | 'completed';
 export type SessionAction = 'start' | 'stop' | 'abort';
-export type BlastRadius = 'single_request' | 'single_agent' | 'single_tenant' | 'multi_tenant';
+export type BlastRadius =
+  | 'single_request'
+  | 'single_agent'
+  | 'single_trace'
+  | 'single_tenant'
+  | 'multi_tenant';
 
 /** A session's targeting: narrows every experiment of the session (SPEC section 7). */
 export interface SessionTargeting {
@@ -57,12 +62,37 @@ export interface ControlPlane {
   deleteSession(id: string): ControlResult<SessionView>;
   /** start: created -> running; stop: running -> stopped; abort: created|running -> aborted. Others: conflict. */
   transition(id: string, action: SessionAction): ControlResult<SessionView>;
-  /** Aborts every running session, `default` included. */
+  /** Aborts every running session, `default` included; chaos stays aborted across reloads. */
   abortAll(reason: string): SessionView[];
+  /** Re-arms chaos after an abort: `default` is re-created from the current config and started. */
+  resume(): SessionView;
   getLevel(): number;
+  /** The level, where it comes from, and whether (and why) chaos is aborted. */
+  chaosStatus(): ChaosStatus;
   setLevel(level: number): ControlResult<number>;
   /** Re-reads and validates the config file; swaps it in when valid. */
-  reload(): Promise<ControlResult<{ config_hash: string }> & { problems?: ConfigProblem[] }>;
+  reload(): Promise<ControlResult<ReloadAnswer> & { problems?: ConfigProblem[] }>;
+}
+
+/** `GET /api/v1/chaos/level`'s answer (and /readyz's `chaos` field). */
+export interface ChaosStatus {
+  level: number;
+  /** `api` when a level set over the API overrides the file's `chaos.level`. */
+  level_source: 'api' | 'config';
+  aborted: boolean;
+  abort_reason: string | null;
+  aborted_at: string | null;
+}
+
+/** What a successful reload changed, kept, and left in force. */
+export interface ReloadAnswer {
+  config_hash: string;
+  changes?: {
+    experiments: { added: string[]; removed: string[]; changed: string[]; kept: string[] };
+    listeners: { kept: number; bound: number; closed: number };
+    /** Runtime state the reload did not reset: an API level, an abort. */
+    overrides: { level?: number; aborted?: { reason: string; at: string } };
+  };
 }
 
 /** A validated session body, whichever shape it came in. */

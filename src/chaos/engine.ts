@@ -1,17 +1,37 @@
 import { randomInt } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { SessionInput } from './control.js';
 import type { CompiledExperiment, ExperimentOwner } from './experiment.js';
 import { OverrideCache } from './override.js';
 import { hash32, SeededRng } from './rng.js';
-import { Session, type SessionHooks } from './session.js';
+import { type ExperimentDiff, Session, type SessionHooks } from './session.js';
+import { type TraceReader, traceReader } from './trace.js';
+
+/** Why chaos is off until an operator re-arms it (SPEC section 7). */
+export interface AbortState {
+  readonly reason: string;
+  /** ISO time of the abort. */
+  readonly at: string;
+}
+
+/** What a reload did to chaos, for the log line and `POST /api/v1/reload`'s answer. */
+export interface ChaosChange {
+  experiments: ExperimentDiff;
+  /** Runtime state set over the API (or by a safety abort) that the reload left in force. */
+  overrides: { level?: number; aborted?: AbortState };
+}
 
 /** The experiments that fired for one request, in config order, and the request's random stream. */
 export interface Decision {
   readonly kind: 'faults';
   readonly rng: SeededRng;
   readonly fired: readonly CompiledExperiment[];
+  /** The request's trace id (`trace.from`), for single_trace sessions and the fault log lines. */
+  readonly trace?: string | undefined;
+  /** For faults that belong to no session (header overrides): fires on abort-all. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -45,8 +65,20 @@ const MAX_SEQUENCE_KEYS = 100_000;
 export class ChaosEngine {
   level: number;
   seed: number;
-  /** `times=` in an override counts per retry key for this long (slos.recovery_window_s). */
-  private readonly recoveryWindowMs: number;
+  /** `chaos.level` of the config last loaded: a reload changes the level only when this changes. */
+  private fileLevel: number;
+  /** The level was set over the API and still overrides the file's. */
+  private levelFromApi = false;
+  /** Set by abort-all or an abort of `default`; cleared only by resume or a session start. */
+  private abortState: AbortState | undefined;
+  /** `chaos.header_overrides: force`: overrides ignore abort and level (test environments). */
+  private forceOverrides: boolean;
+  /** The config last loaded: `resume` re-creates `default` from it. */
+  private config: Config;
+  /** Reads a request's trace id (`trace.from`). */
+  traceOf: TraceReader;
+  /** Fires on abort-all: header-override faults in flight end (they belong to no session). */
+  private overrideAbort = new AbortController();
   private readonly sequence = new Map<string, number>();
   /** Compiled `x-faultgate-fault` overrides of this instance. */
   readonly overrides = new OverrideCache();
@@ -67,33 +99,121 @@ export class ChaosEngine {
     hooks?: Partial<SessionHooks>,
   ) {
     this.level = config.chaos.level;
-    this.recoveryWindowMs = config.slos.recovery_window_s * 1000;
+    this.fileLevel = config.chaos.level;
+    this.forceOverrides = config.chaos.header_overrides === 'force';
+    this.config = config;
+    this.traceOf = traceReader(config.trace.from);
     this.seed = config.chaos.seed ?? randomInt(0, 2 ** 31);
+    const ended = hooks?.ended ?? (() => {});
     this.hooks = {
       logger: hooks?.logger ?? silent,
       active: hooks?.active ?? (() => {}),
-      aborted: hooks?.aborted ?? (() => {}),
+      safetyAbort: hooks?.safetyAbort ?? (() => {}),
+      ended: (session, state, cause) => {
+        // An abort of `default` (by an operator or a safety rule) disarms chaos until resume.
+        if (state === 'aborted' && this.sessions.get('default') === session) {
+          this.disarm(session.abortReason ?? cause);
+        }
+        ended(session, state, cause);
+      },
       changed: () => this.rebuild(),
     };
     this.startDefault(config);
   }
 
-  private startDefault(config: Config): void {
+  /** Why chaos is aborted, or undefined while it is armed. */
+  get aborted(): AbortState | undefined {
+    return this.abortState;
+  }
+
+  /** Where the level in force comes from. */
+  get levelSource(): 'api' | 'config' {
+    return this.levelFromApi ? 'api' : 'config';
+  }
+
+  /** `PUT /api/v1/chaos/level`: stays across reloads until the file's level changes. */
+  setLevel(level: number): void {
+    this.level = level;
+    this.levelFromApi = true;
+  }
+
+  private disarm(reason: string): void {
+    this.abortState ??= { reason, at: new Date().toISOString() };
+    this.overrideAbort.abort();
+  }
+
+  /** abort-all: every running session is aborted and chaos stays off across reloads. */
+  abortAll(reason: string): Session[] {
+    const aborted: Session[] = [];
+    for (const s of this.sessions.values()) {
+      if (!s.running) continue;
+      s.end('aborted', reason);
+      aborted.push(s);
+    }
+    this.disarm(reason);
+    return aborted;
+  }
+
+  /** Re-arms chaos: `default` is re-created from the current config and started. */
+  resume(): Session {
+    this.rearm();
+    const current = this.sessions.get('default');
+    if (current?.running) return current;
+    current?.end('stopped');
+    return this.startDefault(this.config);
+  }
+
+  private rearm(): void {
+    this.abortState = undefined;
+    if (this.overrideAbort.signal.aborted) this.overrideAbort = new AbortController();
+  }
+
+  private startDefault(config: Config): Session {
     const session = new Session('default', defaultInput(config), this.hooks);
     this.sessions.set('default', session);
     this.start(session);
+    return session;
   }
 
-  /** A reload: the `default` session is replaced by the new config's; other sessions keep running. */
-  reconfigure(config: Config): void {
-    this.level = config.chaos.level;
+  /**
+   * A reload. A running `default` keeps its experiments whose definition did not change (and
+   * their live state); an aborted one stays aborted until resume; a stopped or completed one is
+   * re-created. An API level stays unless the file's level changed. API sessions are untouched.
+   */
+  reconfigure(config: Config): ChaosChange {
+    this.config = config;
+    this.traceOf = traceReader(config.trace.from);
+    this.forceOverrides = config.chaos.header_overrides === 'force';
+    if (config.chaos.level !== this.fileLevel || !this.levelFromApi) {
+      this.fileLevel = config.chaos.level;
+      this.level = config.chaos.level;
+      this.levelFromApi = false;
+    }
     if (config.chaos.seed !== undefined && config.chaos.seed !== this.seed) {
       this.seed = config.chaos.seed;
       this.sequence.clear();
     }
-    this.sessions.get('default')?.end('stopped');
-    this.sessions.delete('default');
-    this.startDefault(config);
+    const current = this.sessions.get('default');
+    let experiments: ExperimentDiff;
+    if (current?.running) {
+      experiments = current.reconfigure(defaultInput(config));
+      // A new or changed experiment starts fresh, its schedule window included.
+      const fresh = new Set([...experiments.added, ...experiments.changed]);
+      const now = this.now();
+      for (const exp of current.experiments) if (fresh.has(exp.name)) exp.startedAt = now;
+    } else if (this.abortState || current?.state === 'aborted') {
+      // An abort sticks (even once a session start re-armed chaos): only resume re-creates
+      // `default`. The diff says what resume would start.
+      experiments = diffNames(current?.input.experiments ?? [], config.experiments);
+    } else {
+      current?.end('stopped');
+      experiments = diffNames([], config.experiments);
+      this.startDefault(config);
+    }
+    const overrides: ChaosChange['overrides'] = {};
+    if (this.levelFromApi) overrides.level = this.level;
+    if (this.abortState) overrides.aborted = this.abortState;
+    return { experiments, overrides };
   }
 
   create(input: SessionInput): Session {
@@ -102,8 +222,10 @@ export class ChaosEngine {
     return session;
   }
 
+  /** Starting a session is an explicit re-arm after an abort (its own experiments only). */
   start(session: Session): void {
     this.clockStart.set(session, this.now());
+    if (session.id !== 'default') this.rearm();
     session.start();
   }
 
@@ -148,35 +270,52 @@ export class ChaosEngine {
     tenant: string,
     tool: string,
     override: string | string[] | undefined,
+    headers?: IncomingHttpHeaders,
     retry: RetryFacts = NO_RETRY_FACTS,
   ): Verdict {
     if (override !== undefined) {
+      // Level 0 and an abort mean no injection from any source, unless overrides are forced.
+      if (!this.forceOverrides && (this.abortState || this.level <= 0)) {
+        return this.draw(agent, tenant, tool, headers) ?? PASS;
+      }
       const header = Array.isArray(override) ? override[0]! : override;
       const parsed = this.overrides.get(header);
       if (!parsed.ok) return { kind: 'refuse', code: 'FAULTGATE_ERR_OVERRIDE', message: parsed.message };
       const rng = this.requestRng(agent, tool);
       // `times=` / `probability=` may hold the override back: then the config's experiments decide.
       const request = { agent, tool, method: retry.method, path: retry.path, bodyKey: retry.bodyKey };
-      if (this.overrides.fires(header, parsed, request, rng, this.recoveryWindowMs))
-        return { kind: 'faults', rng, fired: [parsed.experiment] };
+      const windowMs = this.config.slos.recovery_window_s * 1000;
+      if (this.overrides.fires(header, parsed, request, rng, windowMs)) {
+        return {
+          kind: 'faults',
+          rng,
+          fired: [parsed.experiment],
+          trace: headers && this.traceOf(headers),
+          // Forced overrides ignore the abort, so it does not end them in flight either.
+          ...(this.forceOverrides ? {} : { signal: this.overrideAbort.signal }),
+        };
+      }
     }
-    return this.draw(agent, tenant, tool) ?? PASS;
+    return this.draw(agent, tenant, tool, headers) ?? PASS;
   }
 
   /** The experiments of running sessions that fire for one request, by level, targeting and coin. */
-  draw(agent: string, tenant: string, tool: string): Decision | undefined {
+  draw(agent: string, tenant: string, tool: string, headers?: IncomingHttpHeaders): Decision | undefined {
     if (!this.active) return undefined;
     const candidates = this.forTool(tool);
     if (candidates.length === 0) return undefined;
     const now = this.now();
     let rng: SeededRng | undefined;
     let fired: CompiledExperiment[] | undefined;
+    // Read once, and only when a single_trace session needs it or faults fire.
+    let trace: string | undefined | null = null;
     for (const exp of candidates) {
       const session = exp.session;
+      if (session?.needsTrace && trace === null) trace = headers ? this.traceOf(headers) : undefined;
       if (
         !session?.running ||
-        !exp.activeAt(now - (this.clockStart.get(session) ?? now)) ||
-        !session.admits(agent, tenant, tool) ||
+        !exp.activeAt(now - (exp.startedAt ?? this.clockStart.get(session) ?? now)) ||
+        !session.admits(agent, tenant, tool, trace ?? undefined) ||
         !exp.targetsPeer(agent, tenant) ||
         !exp.inCohort(this.seed, agent, tenant)
       ) {
@@ -188,8 +327,24 @@ export class ChaosEngine {
         fired.push(exp);
       }
     }
-    return fired && rng ? { kind: 'faults', rng, fired } : undefined;
+    if (!fired || !rng) return undefined;
+    if (trace === null) trace = headers ? this.traceOf(headers) : undefined;
+    return { kind: 'faults', rng, fired, trace };
   }
+}
+
+/** A reload's diff when the experiments were not compiled (default not running). */
+function diffNames(before: readonly { name: string }[], after: readonly { name: string }[]): ExperimentDiff {
+  const old = new Map(before.map((e) => [e.name, JSON.stringify(e)]));
+  const diff: ExperimentDiff = { added: [], removed: [], changed: [], kept: [] };
+  for (const e of after) {
+    const prev = old.get(e.name);
+    old.delete(e.name);
+    if (prev === undefined) diff.added.push(e.name);
+    else (prev === JSON.stringify(e) ? diff.kept : diff.changed).push(e.name);
+  }
+  diff.removed.push(...old.keys());
+  return diff;
 }
 
 const silent = { warn() {}, info() {}, debug() {}, error() {} } as unknown as Logger;

@@ -24,10 +24,12 @@ export interface ExperimentOwner {
   readonly running: boolean;
   /** Aborted when the session is aborted: faults in flight from it end. */
   readonly signal: AbortSignal;
+  /** The blast radius is `single_trace`: `admits` needs the request's trace id. */
+  readonly needsTrace: boolean;
   /** Session-level targeting (agent, tenant, tool lists, percentage, blast-radius lock). */
-  admits(agent: string, tenant: string, tool: string): boolean;
+  admits(agent: string, tenant: string, tool: string, trace?: string): boolean;
   /** One request got a fault from this session (called once per request). */
-  injected(agent: string, tenant: string): void;
+  injected(agent: string, tenant: string, trace?: string): void;
 }
 
 /** An experiment compiled once per config load (or session creation): matchers, window, fault instance. */
@@ -45,6 +47,11 @@ export class CompiledExperiment {
   private readonly probability: number | undefined;
   private readonly afterMs: number;
   private readonly untilMs: number;
+  /**
+   * Set (in the engine's clock) when a reload added or changed this experiment in a running
+   * session: its schedule window counts from then, not from the session's start.
+   */
+  startedAt: number | undefined;
 
   /** `session`: the session the experiment belongs to; none for a header override. */
   constructor(

@@ -38,8 +38,21 @@ const targetingSchema = z.strictObject({
   percentage: percentage.optional(),
 });
 type TargetingInput = z.output<typeof targetingSchema>;
+/** The config's spelling of the same targeting (an experiment's `target`): same lists, same errors. */
+const targetSchema = z.strictObject({
+  tools: idList.optional(),
+  agents: idList.optional(),
+  tenants: idList.optional(),
+  percentage: percentage.optional(),
+});
 
-const blastRadii = ['single_request', 'single_agent', 'single_tenant', 'multi_tenant'] as const;
+const blastRadii = [
+  'single_request',
+  'single_agent',
+  'single_trace',
+  'single_tenant',
+  'multi_tenant',
+] as const;
 const safetySchema = z.strictObject({
   max_affected_requests: nonNegInt.optional(),
   cascade_threshold: nonNegInt.optional(),
@@ -54,6 +67,7 @@ const specShape = z.strictObject({
   name: z.string().min(1),
   experiments: z.array(z.unknown()).min(1, 'a session needs at least one experiment'),
   targeting: z.unknown().optional(),
+  target: z.unknown().optional(),
   safety: z.unknown().optional(),
   duration_s: durationSchema,
 });
@@ -69,6 +83,7 @@ const pisamaShape = z.strictObject({
   tenant_ids: z.unknown().optional(),
   percentage: z.unknown().optional(),
   targeting: z.unknown().optional(),
+  target: z.unknown().optional(),
   safety: z.unknown().optional(),
   duration_s: durationSchema,
 });
@@ -160,6 +175,29 @@ function parseTargeting(raw: unknown, problems: BodyProblem[]): TargetingInput {
   return {};
 }
 
+/**
+ * `target{tools, agents, tenants, percentage}` (the config's spelling), when the body uses it:
+ * undefined when it does not. Given together with `targeting` (or Pisama's top-level keys) it is
+ * a problem: which one wins would be a guess.
+ */
+function configTarget(body: Loose, problems: BodyProblem[]): TargetingInput | undefined {
+  if (body.target === undefined) return undefined;
+  const other = ['targeting', ...targetingKeys].find((k) => body[k] !== undefined);
+  if (other) problems.push({ path: 'target', message: `give target or ${other}, not both` });
+  const parsed = targetSchema.safeParse(body.target ?? {});
+  if (!parsed.success) {
+    problems.push(...toProblems(parsed.error.issues, ['target']));
+    return {};
+  }
+  const t = parsed.data;
+  return {
+    ...(t.agents ? { agent_ids: t.agents } : {}),
+    ...(t.tools ? { tool_names: t.tools } : {}),
+    ...(t.tenants ? { tenant_ids: t.tenants } : {}),
+    ...(t.percentage !== undefined ? { percentage: t.percentage } : {}),
+  };
+}
+
 const everyone = (list: string[] | undefined): string[] => (list && list.length > 0 ? list : ['*']);
 
 function finishTargeting(t: TargetingInput): SessionTargeting {
@@ -188,7 +226,7 @@ function parseSpec(body: Loose, defaults: SessionSafety, problems: BodyProblem[]
   const list = Array.isArray(body.experiments) ? body.experiments : [];
   const experiments = list.map((exp, i) => parseExperiment(exp, ['experiments', i], problems));
   duplicateNames(list, problems);
-  const targeting = finishTargeting(parseTargeting(body.targeting, problems));
+  const targeting = finishTargeting(configTarget(body, problems) ?? parseTargeting(body.targeting, problems));
   const safety = parseSafety(body.safety, defaults, problems);
   if (!shape.success || problems.length > 0) return undefined;
   return {
@@ -254,7 +292,7 @@ function parsePisama(
     [],
     problems,
   );
-  const targeting = finishTargeting(pisamaTargeting(body, problems));
+  const targeting = finishTargeting(configTarget(body, problems) ?? pisamaTargeting(body, problems));
   const safety = parseSafety(body.safety, defaults, problems);
   if (!shape.success || !experiment || problems.length > 0) return undefined;
   return {

@@ -4,14 +4,30 @@ import type { SessionInput, SessionState, SessionView } from './control.js';
 import { CompiledExperiment, type ExperimentOwner } from './experiment.js';
 import { hash32 } from './rng.js';
 
+/** Who ended a session early: the label of `faultgate_session_aborts_total`. */
+export type StopCause = 'operator' | 'max_affected' | 'cascade' | 'blast_radius' | 'duration';
+
 /** What a session reports to the outside: metrics and logs, wired by the engine. */
 export interface SessionHooks {
   logger: Logger;
   active(name: string, on: boolean): void;
-  aborted(name: string, reason: string): void;
+  /** A safety rule aborted the session (`faultgate_safety_aborts_total`). */
+  safetyAbort(name: string, reason: string): void;
+  /** The session ended for `cause` (not a plain stop). */
+  ended(session: Session, state: 'aborted' | 'completed', cause: StopCause): void;
   /** The set of running experiments changed. */
   changed(): void;
 }
+
+/** What a reload did to a session's experiments, by name. */
+export interface ExperimentDiff {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  kept: string[];
+}
+
+const sameDefinition = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
@@ -24,7 +40,8 @@ export class Session implements ExperimentOwner {
   state: SessionState = 'created';
   abortReason: string | null = null;
   affected = 0;
-  readonly experiments: CompiledExperiment[];
+  /** Replaced by `reconfigure` (a reload of session `default`); unchanged experiments are kept. */
+  experiments: CompiledExperiment[];
   readonly createdAt = Date.now();
   startedAt: number | null = null;
   endedAt: number | null = null;
@@ -32,6 +49,7 @@ export class Session implements ExperimentOwner {
   private realFailures = 0;
   private lockedAgent: string | undefined;
   private lockedTenant: string | undefined;
+  private lockedTrace: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly agentIds: ReadonlySet<string> | undefined;
   private readonly toolNames: ReadonlySet<string> | undefined;
@@ -40,7 +58,7 @@ export class Session implements ExperimentOwner {
 
   constructor(
     readonly id: string,
-    readonly input: SessionInput,
+    public input: SessionInput,
     private readonly hooks: SessionHooks,
   ) {
     this.experiments = input.experiments.map((e) => new CompiledExperiment(e, this));
@@ -61,17 +79,33 @@ export class Session implements ExperimentOwner {
     return this.controller.signal;
   }
 
+  get needsTrace(): boolean {
+    return this.input.safety.max_blast_radius === 'single_trace';
+  }
+
+  /** The trace a single_trace session locked to (for the view and the logs). */
+  get trace(): string | undefined {
+    return this.lockedTrace;
+  }
+
   get running(): boolean {
     return this.state === 'running';
   }
 
   /** Session-level targeting and the blast radius lock; experiments target within this. */
-  admits(agent: string, tenant: string, tool: string): boolean {
+  admits(agent: string, tenant: string, tool: string, trace?: string): boolean {
     if (this.toolNames && !this.toolNames.has(tool)) return false;
     if (this.agentIds && !this.agentIds.has(agent)) return false;
     if (this.tenantIds && !this.tenantIds.has(tenant)) return false;
     if (this.lockedAgent !== undefined && agent !== this.lockedAgent) return false;
     if (this.lockedTenant !== undefined && tenant !== this.lockedTenant) return false;
+    // single_trace: a request without a trace id cannot be told apart from another run.
+    if (
+      this.needsTrace &&
+      (trace === undefined || (this.lockedTrace !== undefined && trace !== this.lockedTrace))
+    ) {
+      return false;
+    }
     const pct = this.input.targeting.percentage;
     return pct >= 1 || hash32(`${agent}\n${tenant}`, this.cohortSeed) / 4294967296 < pct;
   }
@@ -83,13 +117,37 @@ export class Session implements ExperimentOwner {
     this.hooks.changed();
     const d = this.input.duration_s;
     if (d !== null) {
-      this.timer = setTimeout(() => this.end('completed'), d * 1000);
+      this.timer = setTimeout(() => this.end('completed', undefined, 'duration'), d * 1000);
       this.timer.unref();
     }
   }
 
+  /**
+   * A reload of the config behind this session: an experiment whose definition did not change
+   * keeps its compiled instance (token buckets, budget and degrading counters); a changed or new
+   * one starts fresh. The affected count and blast-radius lock stay.
+   */
+  reconfigure(input: SessionInput): ExperimentDiff {
+    const old = new Map(this.experiments.map((e) => [e.name, e]));
+    const diff: ExperimentDiff = { added: [], removed: [], changed: [], kept: [] };
+    this.experiments = input.experiments.map((def) => {
+      const prev = old.get(def.name);
+      old.delete(def.name);
+      if (prev && sameDefinition(prev.definition, def)) {
+        diff.kept.push(def.name);
+        return prev;
+      }
+      (prev ? diff.changed : diff.added).push(def.name);
+      return new CompiledExperiment(def, this);
+    });
+    diff.removed.push(...old.keys());
+    this.input = input;
+    if (this.running) this.hooks.changed();
+    return diff;
+  }
+
   /** Stops new faults; `aborted` also ends the faults in flight. */
-  end(state: 'stopped' | 'aborted' | 'completed', reason?: string): void {
+  end(state: 'stopped' | 'aborted' | 'completed', reason?: string, cause?: StopCause): void {
     if (this.state !== 'running' && this.state !== 'created') return;
     const wasRunning = this.state === 'running';
     this.state = state;
@@ -103,31 +161,34 @@ export class Session implements ExperimentOwner {
       this.hooks.active(this.name, false);
       this.hooks.changed();
     }
+    if (state === 'aborted') this.hooks.ended(this, state, cause ?? 'operator');
+    else if (state === 'completed' && cause) this.hooks.ended(this, state, cause);
   }
 
   /** A safety rule tripped: abort, log and count it. */
-  private trip(reason: string): void {
+  private trip(reason: string, cause: StopCause): void {
     if (!this.running) return;
     this.hooks.logger.warn(
       { session: this.name, id: this.id, reason, affected: this.affected },
       'safety abort',
     );
-    this.hooks.aborted(this.name, reason);
-    this.end('aborted', reason);
+    this.hooks.safetyAbort(this.name, reason);
+    this.end('aborted', reason, cause);
   }
 
   /** One request got a fault from this session (counted once per request). */
-  injected(agent: string, tenant: string): void {
+  injected(agent: string, tenant: string, trace?: string): void {
     this.affected++;
     const { safety } = this.input;
+    if (safety.max_blast_radius === 'single_trace') this.lockedTrace ??= trace;
     if (safety.max_blast_radius === 'single_agent') this.lockedAgent ??= agent;
     if (safety.max_blast_radius === 'single_tenant') this.lockedTenant ??= tenant;
     if (safety.max_blast_radius === 'single_request') {
-      this.end('completed');
+      this.end('completed', undefined, 'blast_radius');
       return;
     }
     if (safety.max_affected_requests > 0 && this.affected >= safety.max_affected_requests) {
-      this.trip('max_affected_requests');
+      this.trip('max_affected_requests', 'max_affected');
     }
   }
 
@@ -136,7 +197,8 @@ export class Session implements ExperimentOwner {
     if (!this.running) return;
     this.realFailures++;
     const { safety } = this.input;
-    if (safety.auto_abort_on_cascade && this.realFailures > safety.cascade_threshold) this.trip('cascade');
+    if (safety.auto_abort_on_cascade && this.realFailures > safety.cascade_threshold)
+      this.trip('cascade', 'cascade');
   }
 
   view(): SessionView {

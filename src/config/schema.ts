@@ -147,7 +147,7 @@ const safetySchema = z.strictObject({
   cascade_threshold: nonNegInt.default(20),
   auto_abort_on_cascade: z.boolean().default(true),
   max_blast_radius: z
-    .enum(['single_request', 'single_agent', 'single_tenant', 'multi_tenant'])
+    .enum(['single_request', 'single_agent', 'single_trace', 'single_tenant', 'multi_tenant'])
     .default('multi_tenant'),
   max_active_faults: nonNegInt.default(100),
 });
@@ -189,7 +189,8 @@ const configInput = z.strictObject({
     .strictObject({
       level: z.number().min(0).max(10).default(1),
       seed: z.int().optional(),
-      header_overrides: z.boolean().default(false),
+      /** true: obeys abort and level; force: even after an abort or at level 0 (test use). */
+      header_overrides: z.union([z.boolean(), z.literal('force')]).default(false),
       mark_injected: z.boolean().default(true),
     })
     .prefault({}),
@@ -205,6 +206,14 @@ const configInput = z.strictObject({
       from: z.array(identitySource).default(['header:x-tenant-id']),
       client_ips: z.record(z.string(), z.string().min(1)).default({}),
       default: z.string().min(1).default('default'),
+    })
+    .prefault({}),
+  /** What identifies one agent run, for `max_blast_radius: single_trace` and the logs. */
+  trace: z
+    .strictObject({
+      from: z
+        .array(z.string().regex(/^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be header:NAME'))
+        .default(['header:traceparent']),
     })
     .prefault({}),
   tools: z.array(toolSchema).default([]),

@@ -52,6 +52,7 @@ export class Metrics {
   readonly sessionActive: Gauge<'session'>;
   /** Sessions stopped by a safety rule, by session name and reason. */
   readonly safetyAborts: Counter<'session' | 'reason'>;
+  readonly sessionAborts: Counter<'session' | 'reason'>;
   /** Hot reloads by result: ok (swapped in) or rejected (the running config stays). */
   readonly configReloads: Counter<'result'>;
 
@@ -88,6 +89,12 @@ export class Metrics {
     this.safetyAborts = new Counter({
       name: 'faultgate_safety_aborts_total',
       help: 'Chaos sessions aborted by a safety rule, by session and reason',
+      labelNames: ['session', 'reason'],
+      registers,
+    });
+    this.sessionAborts = new Counter({
+      name: 'faultgate_session_aborts_total',
+      help: 'Chaos sessions ended before a stop, by session and who ended them: operator, max_affected, cascade, blast_radius or duration',
       labelNames: ['session', 'reason'],
       registers,
     });

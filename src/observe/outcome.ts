@@ -30,6 +30,8 @@ export interface ExchangeOutcome {
   brokenByFault: boolean;
   /** The Retry-After (ms) of an injected answer, if it carried one. */
   retryAfterMs?: number;
+  /** The trace id (`trace.from`) of a faulted request: which agent run it belonged to. */
+  trace?: string;
 }
 
 /** Receives every finished exchange (the recovery tracker). Must be cheap: it runs per request. */

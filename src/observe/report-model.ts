@@ -53,6 +53,8 @@ export interface Finding {
   count: number;
   /** A sentence a person can act on, e.g. "planner accepted a truncated stream from llm 14 times without retrying". */
   message: string;
+  /** The trace id (`trace.from`) of the latest agent run where it happened, when requests carried one. */
+  trace?: string;
 }
 
 /** One point of the timeline (bounded ring of recent events). */

@@ -70,6 +70,7 @@ function collectFindings(k: KeyState, slos: Slos, out: Finding[]): void {
       tool,
       count: watch.acceptedBroken,
       message: acceptedMessage(agent, tool, watch.acceptedBroken, watch.acceptedWhat),
+      ...(watch.acceptedTrace ? { trace: watch.acceptedTrace } : {}),
     });
   }
   if (watch.ignoredRetryAfter > 0) {
@@ -79,6 +80,7 @@ function collectFindings(k: KeyState, slos: Slos, out: Finding[]): void {
       tool,
       count: watch.ignoredRetryAfter,
       message: retryAfterMessage(agent, tool, watch.ignoredRetryAfter),
+      ...(watch.ignoredTrace ? { trace: watch.ignoredTrace } : {}),
     });
   }
   if (k.unrecovered > 0) {

@@ -23,10 +23,12 @@ interface Remembered {
 interface RecentFailure extends Remembered {
   /** The injected Retry-After in ms, -1 without one. */
   retryAfterMs: number;
+  trace: string | undefined;
 }
 
 interface PendingBroken extends Remembered {
   what: string;
+  trace: string | undefined;
 }
 
 /** How a finding names the broken response, from the fault that broke it. */
@@ -61,6 +63,9 @@ export class RetryWatch {
   acceptedBroken = 0;
   /** What the accepted responses were, when they were all alike; `a broken response` otherwise. */
   acceptedWhat: string | undefined;
+  /** The trace id (agent run) of the latest accepted broken response / ignored Retry-After. */
+  acceptedTrace: string | undefined;
+  ignoredTrace: string | undefined;
 
   /** True while a broken response waits for its next request (the sweep must look at this key). */
   get waiting(): boolean {
@@ -87,7 +92,11 @@ export class RetryWatch {
     const f = failures[best]!;
     failures.splice(best, 1);
     this.retries++;
-    if (f.retryAfterMs >= 0 && o.startedAt - f.endedAt < f.retryAfterMs) this.ignoredRetryAfter++;
+    if (f.retryAfterMs >= 0 && o.startedAt - f.endedAt < f.retryAfterMs) {
+      this.ignoredRetryAfter++;
+      // The failure was the faulted request: its trace names the run.
+      this.ignoredTrace = f.trace ?? o.trace ?? this.ignoredTrace;
+    }
   }
 
   private decideBroken(o: ExchangeOutcome, windowMs: number): void {
@@ -116,6 +125,7 @@ export class RetryWatch {
         bodyKey: o.bodyKey,
         endedAt: o.endedAt,
         retryAfterMs: o.retryAfterMs ?? -1,
+        trace: o.trace,
       });
     }
     if (o.brokenByFault) {
@@ -128,6 +138,7 @@ export class RetryWatch {
         bodyKey: o.bodyKey,
         endedAt: o.endedAt,
         what: describeBroken(o.injected),
+        trace: o.trace,
       });
     }
   }
@@ -147,6 +158,7 @@ export class RetryWatch {
 
   private accept(b: PendingBroken): void {
     this.acceptedBroken++;
+    this.acceptedTrace = b.trace ?? this.acceptedTrace;
     if (this.acceptedWhat === undefined) this.acceptedWhat = b.what;
     else if (this.acceptedWhat !== b.what) this.acceptedWhat = BROKEN;
   }

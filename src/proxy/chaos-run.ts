@@ -29,8 +29,10 @@ export class ChaosRun {
   jsonRpcId: string | number | null | undefined;
   private active = false;
   private readonly timers = new Set<NodeJS.Timeout>();
-  /** Sessions this request counted against (once each), and whose abort ends its faults. */
+  /** Sessions this request counted against (once each). */
   private readonly sessions = new Set<ExperimentOwner>();
+  /** Every abort signal that ends this request's faults: heard from the first wait on. */
+  private readonly stops: AbortSignal[] = [];
   /** The client left: nothing more is sent. */
   clientGone = false;
   /** A session of this request was aborted: its faults end and the request goes on plainly. */
@@ -52,6 +54,8 @@ export class ChaosRun {
   };
 
   readonly fired: readonly CompiledExperiment[];
+  /** The request's trace id (`trace.from`): in the fault log lines, so a person can find the run. */
+  readonly trace: string | undefined;
 
   constructor(
     private readonly env: ProxyEnv,
@@ -61,6 +65,7 @@ export class ChaosRun {
     decision: Decision,
   ) {
     this.fired = decision.fired;
+    this.trace = decision.trace;
     this.peek = plan.peek;
     // Drawn once, before any fault runs: the per-experiment streams derive from it.
     this.baseSeed = decision.rng.next() * 4294967296;
@@ -70,8 +75,14 @@ export class ChaosRun {
     this.socket.once('close', this.onClientClose);
     // Draining must not wait for a hang or a long delay: they are released at shutdown, and a
     // request that starts while draining (on a kept-alive connection) gets no faults at all.
-    if (env.shutdown?.aborted) this.onSessionAbort();
-    else env.shutdown?.addEventListener('abort', this.onSessionAbort, { once: true });
+    if (env.shutdown) this.stops.push(env.shutdown);
+    // Before any fault runs: a request-phase wait (latency, first_byte) must hear an abort too.
+    for (const exp of decision.fired) {
+      if (exp.session && !this.stops.includes(exp.session.signal)) this.stops.push(exp.session.signal);
+    }
+    if (decision.signal) this.stops.push(decision.signal);
+    if (this.stops.some((s) => s.aborted)) this.onSessionAbort();
+    else for (const s of this.stops) s.addEventListener('abort', this.onSessionAbort, { once: true });
   }
 
   /** Called once per fault that acted: log line, counter, active gauge, response marker. */
@@ -80,8 +91,7 @@ export class ChaosRun {
     const session = exp.session;
     if (session && !this.sessions.has(session)) {
       this.sessions.add(session);
-      session.signal.addEventListener('abort', this.onSessionAbort, { once: true });
-      session.injected(plan.agent, plan.tenant);
+      session.injected(plan.agent, plan.tenant, this.trace);
     }
     this.injected.push(`${exp.name}/${exp.type}`);
     this.injectedTypes.push(exp.type);
@@ -98,6 +108,7 @@ export class ChaosRun {
         tool: plan.tool,
         experiment: exp.name,
         fault: exp.type,
+        ...(this.trace ? { trace: this.trace } : {}),
       },
       'fault injected',
     );
@@ -185,9 +196,9 @@ export class ChaosRun {
   end(): void {
     this.socket.off('close', this.onClientClose);
     if (!this.controller.signal.aborted) this.controller.abort();
-    for (const s of this.sessions) s.signal.removeEventListener('abort', this.onSessionAbort);
+    for (const s of this.stops) s.removeEventListener('abort', this.onSessionAbort);
+    this.stops.length = 0;
     this.sessions.clear();
-    this.env.shutdown?.removeEventListener('abort', this.onSessionAbort);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     if (this.active) {

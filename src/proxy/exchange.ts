@@ -208,6 +208,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       injected: run ? run.injectedTypes : [],
       brokenByFault: run?.brokeBody() ?? false,
       ...(run?.retryAfterMs !== undefined ? { retryAfterMs: run.retryAfterMs } : {}),
+      ...(run?.trace !== undefined ? { trace: run.trace } : {}),
     });
   }
 }

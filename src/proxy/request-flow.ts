@@ -79,7 +79,7 @@ export class RequestFlow {
             path: plan.path,
             bodyKey: plan.bodyKey || (req.headers['content-length'] ?? ''),
           };
-    const verdict = state.engine.decide(plan.agent, plan.tenant, plan.tool, override, retry);
+    const verdict = state.engine.decide(plan.agent, plan.tenant, plan.tool, override, req.headers, retry);
     switch (verdict.kind) {
       case 'pass':
         dispatch(env, plan, new Exchange(env, plan, res, undefined));

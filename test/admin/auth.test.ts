@@ -66,7 +66,7 @@ describe('admin API auth', () => {
     const admin = await startAdmin({ token: TOKEN });
     const res = await call(admin, 'PUT', '/api/v1/chaos/level', { level: 2 }, bearer(TOKEN));
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ level: 2 });
+    expect(res.body).toMatchObject({ level: 2 });
     expect((await call(admin, 'GET', '/api/v1/nope', undefined, bearer(TOKEN))).status).toBe(404);
   });
 

@@ -70,7 +70,7 @@ describe('close() drains', () => {
     const closing = fg.close(NEVER_MS);
     const ready = await fetch(`${adminUrl}/readyz`);
     expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ status: 'not ready' });
+    expect(await ready.json()).toMatchObject({ status: 'not ready' });
     expect(await get(url, '/')).toMatchObject({ error: 'ECONNREFUSED' });
 
     expect(await slow).toMatchObject({ status: 200, body: 'ok' });
