@@ -35,6 +35,10 @@ const commands: Record<string, Entry> = {
     summary: 'abort every running chaos session, default included',
     load: () => import('./cli/abort-all.js'),
   },
+  resume: {
+    summary: 're-arm chaos after abort-all (re-creates and starts the default session)',
+    load: () => import('./cli/resume.js'),
+  },
   reload: {
     summary: 'make a running faultgate re-read its config file',
     load: () => import('./cli/reload.js'),

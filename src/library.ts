@@ -76,6 +76,8 @@ export interface FaultgateHandle {
   setLevel(level: number): void;
   /** Aborts every running session, the config's `default` included; returns the aborted ones. */
   abortAll(reason?: string): SessionView[];
+  /** Re-arms chaos after an abort: re-creates and starts `default` from the current config. */
+  resume(): SessionView;
   /**
    * Swaps in a new config (object), or re-reads `configFile` when none is given. Throws
    * `FaultgateValidationError` and keeps the running config when the new one is invalid.
@@ -207,6 +209,7 @@ function handle(fg: Faultgate, configFile: string | undefined): FaultgateHandle 
     level: () => control.getLevel(),
     setLevel: (level) => void unwrap(control.setLevel(level)),
     abortAll: (reason = 'abort_all') => control.abortAll(reason),
+    resume: () => control.resume(),
     reload: async (input) => {
       let config: Config | undefined;
       if (input !== undefined) {

@@ -16,6 +16,14 @@ ${tokenHelp}
 
 Exit codes: 0 done; 1 the admin API refused the value; 2 usage error or the admin API cannot be reached.`;
 
+/** GET/PUT /api/v1/chaos/level (docs/api.md). */
+interface ChaosStatus {
+  level: number;
+  level_source?: string;
+  aborted?: boolean;
+  abort_reason?: string | null;
+}
+
 async function run(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(
     argv,
@@ -33,10 +41,17 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   const client = AdminClient.from(values.admin as string | undefined, io.env);
   const answer =
     level === undefined
-      ? await client.request<{ level: number }>('GET', 'api/v1/chaos/level')
-      : await client.request<{ level: number }>('PUT', 'api/v1/chaos/level', { level });
+      ? await client.request<ChaosStatus>('GET', 'api/v1/chaos/level')
+      : await client.request<ChaosStatus>('PUT', 'api/v1/chaos/level', { level });
   if (wantsJson(values, io)) printJson(io, answer);
-  else io.stdout.write(`chaos level ${answer.level}${answer.level === 0 ? ' (chaos off)' : ''}\n`);
+  else {
+    const off = answer.level === 0 ? ' (chaos off)' : '';
+    const source = answer.level_source === 'api' ? ' (set over the API; kept across reloads)' : '';
+    const aborted = answer.aborted
+      ? `\nchaos is aborted${answer.abort_reason ? ` (${answer.abort_reason})` : ''}: faultgate resume, or start a session, re-arms it`
+      : '';
+    io.stdout.write(`chaos level ${answer.level}${off}${source}${aborted}\n`);
+  }
   return 0;
 }
 

@@ -131,11 +131,11 @@ describe('admin verbs against a running faultgate', { timeout: 120_000 }, () => 
   });
 
   it('level reads and sets; abort-all aborts default; bad values are usage errors', async () => {
-    expect(JSON.parse((await cli(['level'], env)).stdout)).toEqual({ level: 1 });
+    expect(JSON.parse((await cli(['level'], env)).stdout)).toMatchObject({ level: 1 });
     const set = await cli(['level', '0.25'], env);
     expect(set.code, set.stderr).toBe(0);
-    expect(JSON.parse(set.stdout)).toEqual({ level: 0.25 });
-    expect(JSON.parse((await cli(['level'], env)).stdout)).toEqual({ level: 0.25 });
+    expect(JSON.parse(set.stdout)).toMatchObject({ level: 0.25 });
+    expect(JSON.parse((await cli(['level'], env)).stdout)).toMatchObject({ level: 0.25 });
     const bad = await cli(['level', 'lots'], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('level "lots" is not a number from 0 to 10');
@@ -147,6 +147,12 @@ describe('admin verbs against a running faultgate', { timeout: 120_000 }, () => 
     expect(names).toContainEqual(expect.objectContaining({ name: 'default', abort_reason: 'incident-42' }));
     const none = await cli(['abort-all'], { ...env, FAULTGATE_FORCE_TTY: '1' });
     expect(none.stdout).toBe('no session was running\n');
+    const status = await cli(['level'], { ...env, FAULTGATE_FORCE_TTY: '1' });
+    expect(status.stdout).toContain('chaos is aborted (incident-42)');
+    const resumed = await cli(['resume'], env);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ resumed: { name: 'default', state: 'running' } });
+    expect(JSON.parse((await cli(['level'], env)).stdout)).toMatchObject({ aborted: false });
   });
 
   it('reload: ok after a valid edit, exit 1 with the problems after an invalid one', async () => {

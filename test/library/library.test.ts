@@ -125,6 +125,7 @@ describe('startFaultgate (library API)', () => {
     expect((err as FaultgateError).code).toBe('FAULTGATE_ERR_NOT_FOUND');
     const id = aborted[0]!.id;
     expect(() => fg.sessions.start(id)).toThrow(/cannot start a session that is aborted/);
+    expect(fg.resume()).toMatchObject({ name: 'default', state: 'running' });
   });
 
   it('an invalid session body throws every problem with its path', () => {
