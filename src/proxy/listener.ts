@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { hasJsonBody, labelled, type Peek, peekBody, replay, requestHasBody } from './request-body.js';
 import type { Agent } from 'undici';
 import type { Config, ListenerConfig } from '../config/schema.js';
+import { errorCodes } from '../errors.js';
 import {
   type CompiledTool,
   type IdentityResolver,
@@ -28,6 +29,7 @@ import { Exchange, sendError } from './exchange.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { pathOnly, Router } from './route.js';
 import { handleUpgrade, type WsProxy } from './upgrade.js';
+import { refuseBadFraming } from './wire-checks.js';
 import { parseUpstream, type UpstreamTarget } from './upstream.js';
 
 /** Everything compiled from one config load that the data path reads. */
@@ -114,6 +116,8 @@ export class ProxyListener {
           Math.min(30_000, Math.floor(limits.headers_timeout_ms / 4)),
         ),
         noDelay: true,
+        // Answered by refuseBadFraming with a coded 400 instead of Node's bare one.
+        requireHostHeader: false,
       },
       (req, res) => this.onRequest(req, res),
     );
@@ -200,14 +204,22 @@ export class ProxyListener {
     }
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
     const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    const code = tooLarge ? 'FAULTGATE_ERR_HEADERS_TOO_LARGE' : 'FAULTGATE_ERR_BAD_REQUEST';
+    const code = tooLarge
+      ? 'FAULTGATE_ERR_HEADERS_TOO_LARGE'
+      : timedOut
+        ? 'FAULTGATE_ERR_CLIENT_TIMEOUT'
+        : 'FAULTGATE_ERR_BAD_REQUEST';
     const status = tooLarge
       ? '431 Request Header Fields Too Large'
       : timedOut
         ? '408 Request Timeout'
         : '400 Bad Request';
     const body = JSON.stringify({
-      error: { code, message: tooLarge ? 'request headers are too large' : err.message, source: 'faultgate' },
+      error: {
+        code,
+        message: tooLarge || timedOut ? errorCodes[code].message : err.message,
+        source: 'faultgate',
+      },
     });
     socket.end(
       `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
@@ -217,6 +229,7 @@ export class ProxyListener {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
+    if (refuseBadFraming(req, res)) return;
     // A request on a kept-alive connection while draining is served, then its connection closes.
     if (this.draining) res.shouldKeepAlive = false;
     const routing = this.routing;
