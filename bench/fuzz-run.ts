@@ -224,7 +224,8 @@ export async function runCases(
 export function summarise(results: readonly CaseResult[]): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
   for (const r of results) {
-    const k = (out[r.kind] ??= {});
+    out[r.kind] ??= {};
+    const k = out[r.kind]!;
     k[r.outcome] = (k[r.outcome] ?? 0) + 1;
   }
   return out;
