@@ -8,6 +8,7 @@ import type { ExchangeOutcome, OutcomeSink } from '../observe/outcome.js';
 import type { ChaosRun } from './chaos-run.js';
 import { isEventStream } from '../stream/http-body.js';
 import { clientResponseHeaders } from './headers.js';
+import { informationalDeadline } from './informational.js';
 import { pathOnly } from './route.js';
 import { classifyUpstreamError } from './upstream.js';
 
@@ -51,6 +52,8 @@ export interface ExchangeEnv {
   logger: Logger;
   /** Receives every finished exchange (the recovery tracker), when tracking is on. */
   outcomes?: OutcomeSink | undefined;
+  /** The running config, for `upstream.response_timeout_ms` when an upstream sends 1xx. */
+  state?(): { config: { upstream: { response_timeout_ms: number } } };
 }
 
 type FailureKind = NonNullable<ExchangeOutcome['failure']>;
@@ -71,6 +74,8 @@ export class Exchange {
   /** Identifies the request body for retry detection (see ExchangeOutcome.bodyKey). */
   bodyKey = '';
   private readonly startedEpoch = Date.now();
+  /** Armed by the first 1xx: undici's own headers timeout restarts on each one. */
+  private informational: NodeJS.Timeout | undefined;
 
   constructor(
     protected readonly env: ExchangeEnv,
@@ -120,7 +125,14 @@ export class Exchange {
     headers: IncomingHttpHeaders,
     statusMessage?: string,
   ): void {
-    if (status < 200) return; // 1xx informational: the final response follows.
+    if (status < 200) {
+      // 1xx informational: the final response follows, within response_timeout_ms.
+      const timeoutMs = this.env.state?.().config.upstream.response_timeout_ms;
+      if (this.informational === undefined && timeoutMs !== undefined && this.controller)
+        this.informational = informationalDeadline(this.controller, this.startedAt, timeoutMs);
+      return;
+    }
+    clearTimeout(this.informational);
     this.status = status;
     if (status >= 500) this.env.metrics.upstreamError(this.tool, 'status');
     const out = clientResponseHeaders(headers);
@@ -194,6 +206,7 @@ export class Exchange {
   }
 
   private record(success: boolean, kind: FailureKind): void {
+    clearTimeout(this.informational);
     this.res.off('drain', this.onDrain);
     this.socket.off('close', this.onClientClose);
     const run = this.run;
