@@ -24,6 +24,7 @@ import {
   ListenerSet,
 } from './proxy/listener-set.js';
 import { createWsProxy } from './proxy/upgrade.js';
+import { OverloadGuard } from './proxy/limits.js';
 import { createUpstreamAgent } from './proxy/upstream.js';
 
 export interface StartOptions {
@@ -118,6 +119,7 @@ export class Faultgate {
       tunnels: new Set<Socket>(),
       outcomes: this.tracker,
       shutdown: this.stopping.signal,
+      overload: new OverloadGuard(this.metrics.registry, () => this.state.config.limits),
     };
     this.listenerSet = new ListenerSet(this.env, this.logger, DEFAULT_DRAIN_MS);
     this.listeners = this.listenerSet.addresses;

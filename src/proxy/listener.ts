@@ -29,6 +29,7 @@ import { Exchange, sendError } from './exchange.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { pathOnly, Router } from './route.js';
 import { handleUpgrade, type WsProxy } from './upgrade.js';
+import type { OverloadGuard } from './limits.js';
 import { refuseBadFraming } from './wire-checks.js';
 import { parseUpstream, type UpstreamTarget } from './upstream.js';
 
@@ -85,6 +86,8 @@ export interface ProxyEnv {
   outcomes?: OutcomeSink | undefined;
   /** Aborted when the instance shuts down: faults in flight are released (waits end, hangs close). */
   shutdown?: AbortSignal;
+  /** limits.max_connections / max_inflight. */
+  overload?: OverloadGuard;
 }
 
 /** One data-plane listener: reverse, forward (absolute-form), CONNECT and WebSocket upgrades. */
@@ -122,6 +125,7 @@ export class ProxyListener {
       (req, res) => this.onRequest(req, res),
     );
     this.server.timeout = limits.client_idle_timeout_ms;
+    env.overload?.watch(this.server, limits.max_connections);
     this.server.on('clientError', (err, socket) => this.onClientError(err, socket as Socket));
     this.server.on('connect', (req, socket, head) => {
       this.detach(socket as Socket);
@@ -150,6 +154,7 @@ export class ProxyListener {
     this.server.requestTimeout = limits.request_timeout_ms;
     this.server.keepAliveTimeout = limits.keep_alive_timeout_ms;
     this.server.timeout = limits.client_idle_timeout_ms;
+    this.env.overload?.watch(this.server, limits.max_connections);
   }
 
   private detach(socket: Socket): void {
@@ -230,6 +235,7 @@ export class ProxyListener {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
     if (refuseBadFraming(req, res)) return;
+    if (this.env.overload && !this.env.overload.admit(res)) return;
     // A request on a kept-alive connection while draining is served, then its connection closes.
     if (this.draining) res.shouldKeepAlive = false;
     const routing = this.routing;
