@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Agent } from 'undici';
@@ -108,6 +109,8 @@ export class Faultgate {
     };
     // Real upstream failures feed every running session's cascade detection.
     this.metrics.upstreamErrorListener = () => this.state.engine.upstreamFailure();
+    // One abort listener per fault in flight: hundreds are normal, not a leak (each is removed when its fault ends).
+    setMaxListeners(0, this.stopping.signal);
     let requestId = 0;
     this.env = {
       state: () => this.state,

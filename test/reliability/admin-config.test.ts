@@ -228,6 +228,7 @@ const TOKENS = [
   '1e309',
   '[]',
   '{}',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: an unset ${VAR} is one of the mutations
   '${UNSET_VAR}',
   '*nope',
   '&a x',

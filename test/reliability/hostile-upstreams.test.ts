@@ -1,5 +1,5 @@
 import { createServer as createHttpsServer } from 'node:https';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
@@ -278,5 +278,52 @@ tools:
     expect(byTool).toEqual({ hostile: failed - 2, 'untrusted-tls': 1, refused: 1 });
     // The upstream sockets faultgate opened are all closed or idle-pooled; none hangs in a response.
     await waitFor(() => hostile.open.size <= 2, 5000, 'hostile upstream sockets released');
+  });
+});
+
+describe('a WebSocket upstream that never closes', () => {
+  it('after the client left, both sockets close at client_idle_timeout_ms instead of staying pinned', async () => {
+    const held = new Set<Socket>();
+    const up = createServer((s) => {
+      held.add(s);
+      s.on('error', () => {});
+      s.once('data', () =>
+        s.write(
+          'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: x\r\n\r\n',
+        ),
+      );
+      s.on('close', () => held.delete(s));
+      // Never ends its side, whatever the client does.
+    });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    onTestFinished(async () => {
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => up.close(() => r()));
+    });
+    const upPort = (up.address() as AddressInfo).port;
+    const fg = await startFaultgate(
+      configYaml({ upstream: `http://127.0.0.1:${upPort}` }, 'limits: { client_idle_timeout_ms: 300 }\n'),
+    );
+    const client = connect({ port: fg.port, host: '127.0.0.1' });
+    client.on('error', () => {});
+    await new Promise((r) => client.once('connect', r));
+    client.write(
+      'GET /ws HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n',
+    );
+    await new Promise((r) => client.once('data', r));
+    expect(held.size).toBe(1);
+    client.end(); // the client leaves with a FIN
+    await waitFor(
+      () => held.size === 0,
+      5000,
+      'the upstream socket closed by faultgate (server.timeout still covers upgraded sockets)',
+    );
+    await waitFor(() => client.destroyed || client.readableEnded, 5000, 'the client socket closed');
+    rows.push({
+      case: 'WebSocket upstream that never closes after the client left',
+      required: 'both sockets closed by limits.client_idle_timeout_ms',
+      observed: 'closed after the idle timeout (300 ms in the test)',
+      ok: true,
+    });
   });
 });
