@@ -8,7 +8,10 @@ import { rssOf } from './soak-checks.js';
  */
 
 export interface FloodResult {
+  /** Connections that were accepted, and of them those still open when RSS was measured. */
+  idle_opened: number;
   idle_open: number;
+  slow_opened: number;
   slow_open: number;
   rss_before_mb: number;
   rss_flooded_mb: number;
@@ -53,9 +56,10 @@ export async function flood(
     'GET /tool/flood HTTP/1.1\r\nhost: flood\r\nx-agent-id: flood\r\n\r\n',
   );
   for (const s of idle) s.on('data', () => {}); // read the answer, then stay idle
-  const slow = await openMany(port, sizes.slow, 'G');
+  // A valid head that never ends: one more header byte a second (only headers_timeout_ms ends it).
+  const slow = await openMany(port, sizes.slow, 'GET /tool/slow HTTP/1.1\r\nhost: flood\r\nx-pad: ');
   const drip = setInterval(() => {
-    for (const s of slow) if (!s.destroyed) s.write('E');
+    for (const s of slow) if (!s.destroyed) s.write('a');
   }, 1000);
   await sleep(3000);
   const rssFlooded = rssOf(pid);
@@ -68,7 +72,9 @@ export async function flood(
   ).text();
   const requestMs = performance.now() - t;
   const result: FloodResult = {
+    idle_opened: idle.length,
     idle_open: idle.filter((s) => !s.destroyed).length,
+    slow_opened: slow.length,
     slow_open: slow.filter((s) => !s.destroyed).length,
     rss_before_mb: Math.round(rssBefore / 1048576),
     rss_flooded_mb: Math.round(rssFlooded / 1048576),

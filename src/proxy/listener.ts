@@ -30,7 +30,7 @@ import { upstreamRequestHeaders } from './headers.js';
 import { pathOnly, Router } from './route.js';
 import { handleUpgrade, type WsProxy } from './upgrade.js';
 import type { OverloadGuard } from './limits.js';
-import { refuseBadFraming } from './wire-checks.js';
+import { refuseBadFraming, wasRefused } from './wire-checks.js';
 import { parseUpstream, type UpstreamTarget } from './upstream.js';
 
 /** Everything compiled from one config load that the data path reads. */
@@ -203,6 +203,9 @@ export class ProxyListener {
   }
 
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    // After a refused request the connection closes once that answer is out: its leftover
+    // bytes get no second answer (destroying here could cut the first one short).
+    if (wasRefused(socket) && socket.writable) return;
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;

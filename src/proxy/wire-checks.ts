@@ -32,3 +32,8 @@ export function refuseBadFraming(req: IncomingMessage, res: ServerResponse): boo
   sendError(res, 'FAULTGATE_ERR_BAD_REQUEST', problem);
   return true;
 }
+
+/** True once a request on `socket` was refused: what follows on it is never answered again. */
+export function wasRefused(socket: Socket): boolean {
+  return refused.has(socket);
+}

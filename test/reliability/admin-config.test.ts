@@ -379,7 +379,7 @@ experiments: [{ name: e, type: latency, config: { min_ms: 10, max_ms: 1 }, targe
     expect(metricSum(m, 'faultgate_config_reloads_total', { result: 'rejected' })).toBeGreaterThanOrEqual(1);
     expect(metricSum(m, 'faultgate_config_reloads_total', { result: 'ok' })).toBe(0);
     rows.push({
-      case: 'reload (API, and the file watch when on) of valid YAML with duplicate tools, min > max, unknown target, under 6 concurrent clients',
+      case: 'POST /api/v1/reload of valid YAML with duplicate tools, min > max and an unknown target, under 6 concurrent clients',
       required: 'reload rejected with every problem; the old config keeps serving every request',
       observed: `400 FAULTGATE_ERR_CONFIG with ${body.error.problems.length} problems; ${served} requests, all answered by the old config`,
       ok: true,
