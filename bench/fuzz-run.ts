@@ -50,7 +50,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Sends a case and collects every byte until faultgate closes the socket (or `boundMs` passes). */
 export async function exchange(
   port: number,
-  c: FuzzCase,
+  c: Pick<FuzzCase, 'parts' | 'gapMs' | 'end'>,
   boundMs: number,
 ): Promise<{ bytes: Buffer; closed: boolean }> {
   const socket: Socket = connect({ port, host: '127.0.0.1' });

@@ -91,7 +91,7 @@ describe('request smuggling', () => {
       const before = up.requests.length;
       const { bytes: reply, closed } = await exchange(
         fg.port,
-        { id: 0, kind: 'smuggling', parts: [Buffer.from(bytes + NEXT, 'latin1')], gapMs: 0, end: false },
+        { parts: [Buffer.from(bytes + NEXT, 'latin1')], gapMs: 0, end: false },
         5000,
       );
       expect(closed, name).toBe(true);
@@ -133,7 +133,7 @@ describe('framing rules faultgate adds to Node parser', () => {
     ]) {
       const { bytes: reply, closed } = await exchange(
         fg.port,
-        { id: 0, kind: 'rule', parts: [Buffer.from(bytes + NEXT)], gapMs: 0, end: false },
+        { parts: [Buffer.from(bytes + NEXT)], gapMs: 0, end: false },
         5000,
       );
       expect(closed).toBe(true);
@@ -143,7 +143,7 @@ describe('framing rules faultgate adds to Node parser', () => {
     // HTTP/1.0 needs no Host.
     const { bytes: ok } = await exchange(
       fg.port,
-      { id: 0, kind: 'rule', parts: [Buffer.from('GET /old HTTP/1.0\r\n\r\n')], gapMs: 0, end: false },
+      { parts: [Buffer.from('GET /old HTTP/1.0\r\n\r\n')], gapMs: 0, end: false },
       5000,
     );
     expect(parseResponses(ok).responses.map((r) => r.path)).toEqual(['/old']);
