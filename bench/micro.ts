@@ -195,8 +195,8 @@ export function identityCases(): MicroCase[] {
 
 /**
  * 1,000 path-only tools under one first segment: the path index finds the last tool at once
- * through literal and whole-segment `*` segments; after a `**` every tool is a candidate (the
- * index's worst case).
+ * through literal and whole-segment `*` segments, and after a `**` by a literal last segment;
+ * a `**` followed only by wildcards leaves every tool a candidate (the index's worst case).
  */
 export function sharedPrefixCases(): MicroCase[] {
   const build = (path: (i: number) => string) =>
@@ -215,10 +215,12 @@ export function sharedPrefixCases(): MicroCase[] {
   const variants: [string, ReturnType<typeof build>, string, number | undefined][] = [
     ['1,000 path-only tools /v1/tN/**, last one', build((i) => `/v1/t${i}/**`), '/v1/t999/x', 2000],
     ['1,000 path-only tools /v1/*/tN, last one', build((i) => `/v1/*/t${i}`), '/v1/x/t999', 2000],
+    // A `**` followed by a literal last segment is keyed by that segment (issue 14).
+    ['1,000 path-only tools /v1/**/tN, last one', build((i) => `/v1/**/t${i}`), '/v1/x/t999', 2000],
     [
-      '1,000 path-only tools /v1/**/tN, last one (worst case)',
-      build((i) => `/v1/**/t${i}`),
-      '/v1/x/t999',
+      '1,000 path-only tools /v1/**/tN-*, last one (worst case: nothing after ** to index)',
+      build((i) => `/v1/**/t${i}-*`),
+      '/v1/x/t999-a',
       undefined,
     ],
   ];

@@ -16,6 +16,8 @@ export const errorCodes = {
   FAULTGATE_ERR_FORWARD_DISABLED: { status: 403, message: 'this listener does not accept proxy requests' },
   FAULTGATE_ERR_BAD_REQUEST: { status: 400, message: 'malformed request' },
   FAULTGATE_ERR_HEADERS_TOO_LARGE: { status: 431, message: 'request headers are too large' },
+  FAULTGATE_ERR_CLIENT_TIMEOUT: { status: 408, message: 'the client did not send its request in time' },
+  FAULTGATE_ERR_OVERLOADED: { status: 503, message: 'faultgate is at its configured limit' },
   FAULTGATE_ERR_OVERRIDE: { status: 400, message: 'malformed x-faultgate-fault header' },
   FAULTGATE_ERR_NOT_FOUND: { status: 404, message: 'not found' },
   FAULTGATE_ERR_UNAUTHORIZED: { status: 401, message: 'missing or wrong bearer token' },

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Agent } from 'undici';
@@ -25,6 +26,7 @@ import {
   ListenerSet,
 } from './proxy/listener-set.js';
 import { createWsProxy } from './proxy/upgrade.js';
+import { OverloadGuard } from './proxy/limits.js';
 import { createUpstreamAgent, toolTargets } from './proxy/upstream.js';
 
 export interface StartOptions {
@@ -111,6 +113,8 @@ export class Faultgate {
     };
     // Real upstream failures feed every running session's cascade detection.
     this.metrics.upstreamErrorListener = () => this.state.engine.upstreamFailure();
+    // One abort listener per fault in flight: hundreds are normal, not a leak (each is removed when its fault ends).
+    setMaxListeners(0, this.stopping.signal);
     let requestId = 0;
     this.env = {
       state: () => this.state,
@@ -122,6 +126,7 @@ export class Faultgate {
       tunnels: new Set<Socket>(),
       outcomes: this.tracker,
       shutdown: this.stopping.signal,
+      overload: new OverloadGuard(this.metrics.registry, () => this.state.config.limits),
     };
     this.listenerSet = new ListenerSet(this.env, this.logger, DEFAULT_DRAIN_MS);
     this.listeners = this.listenerSet.addresses;

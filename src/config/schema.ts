@@ -183,6 +183,9 @@ const configInput = z.strictObject({
       request_timeout_ms: nonNegInt.default(300_000),
       client_idle_timeout_ms: nonNegInt.default(300_000),
       keep_alive_timeout_ms: posInt.default(5_000),
+      /** Overload protection (issue 14): 0 = no cap. */
+      max_connections: nonNegInt.default(0),
+      max_inflight: nonNegInt.default(0),
     })
     .prefault({}),
   chaos: z

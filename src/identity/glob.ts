@@ -40,6 +40,18 @@ export function pathIndexPrefix(glob: string): string[] {
   return prefix;
 }
 
+/**
+ * The last segment of a path glob when it is literal and the index prefix does not reach it
+ * (`/v1/**` then `/items` -> items): every matching path ends with
+ * `/<segment>`, so tools behind a `**` can still be indexed by the request's last segment.
+ */
+export function pathIndexSuffix(glob: string): string | undefined {
+  const segments = glob.slice(1).split('/');
+  const last = segments[segments.length - 1]!;
+  if (/[*?]/.test(last)) return undefined;
+  return pathIndexPrefix(glob).length < segments.length ? last : undefined;
+}
+
 /** Value globs (header values, agent and tool names): `*` matches any run of characters. */
 export function compileValueGlob(glob: string): StringMatcher {
   if (glob === '*') return () => true;

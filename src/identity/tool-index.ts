@@ -6,26 +6,40 @@ export const NEEDS_BODY: unique symbol = Symbol('needs-body');
 
 const MAX_CACHED_HOSTS = 4096;
 
+type Trie = ReturnType<typeof PathNode.build>;
+
 /**
  * The tools one host can match, in a trie of leading path segments: a tool sits at the node of
  * its glob's index prefix (`/v1/*` at v1 -> `*`, tools without a path at the root), so a request
  * visits only the nodes along its own path (each level: the literal child and the `*` child).
- * Lists keep config order.
+ * A glob with `**` before a literal last segment (`/v1/**` then `/items`) is further
+ * keyed at its node by that segment, so a `**` in the middle does not make the tool a candidate
+ * for every request. Lists keep config order.
  */
 class PathNode {
   readonly tools: CompiledTool[] = [];
+  /** Tools of this node keyed by the literal last segment their paths must end with. */
+  readonly byLast = new Map<string, CompiledTool[]>();
   readonly children = new Map<string, PathNode>();
   /** The child for a whole-segment `*`. */
   star: PathNode | undefined;
 
-  static build(tools: readonly CompiledTool[]): PathNode {
+  /** True when some node of the trie keys tools by last segment. */
+  static build(tools: readonly CompiledTool[]): { root: PathNode; keyed: boolean } {
     const root = new PathNode();
+    let keyed = false;
     for (const tool of tools) {
       let node = root;
       for (const segment of tool.pathPrefix) node = node.child(segment);
-      node.tools.push(tool);
+      if (tool.pathSuffix === undefined) node.tools.push(tool);
+      else {
+        keyed = true;
+        const list = node.byLast.get(tool.pathSuffix);
+        if (list) list.push(tool);
+        else node.byLast.set(tool.pathSuffix, [tool]);
+      }
     }
-    return root;
+    return { root, keyed };
   }
 
   private child(segment: string): PathNode {
@@ -48,13 +62,15 @@ class PathNode {
  * tools. In reverse mode a host matcher also accepts the listener's upstream host.
  */
 export class ToolIndex {
-  private readonly byHost = new Map<string, PathNode>();
+  private readonly byHost = new Map<string, Trie>();
   /** Hosts mostly share a handful of distinct candidate lists: keep one trie for each. */
-  private readonly shared = new Map<string, PathNode>();
+  private readonly shared = new Map<string, Trie>();
   private readonly alt?: { hostname: string; port: string };
   /** Scratch space of `match` (synchronous, so one per index is enough): the lists on the path. */
   private readonly lists: (readonly CompiledTool[])[] = [];
   private readonly cursors: number[] = [];
+  /** The request path's last segment while `match` runs on a keyed trie ('' otherwise). */
+  private last = '';
 
   constructor(
     private readonly tools: readonly CompiledTool[],
@@ -63,7 +79,7 @@ export class ToolIndex {
     if (upstreamHost) this.alt = splitHost(upstreamHost);
   }
 
-  private candidates(hostname: string, port: string): PathNode {
+  private candidates(hostname: string, port: string): Trie {
     const key = port === '' ? hostname : `${hostname}:${port}`;
     let root = this.byHost.get(key);
     if (!root) {
@@ -91,6 +107,10 @@ export class ToolIndex {
    */
   private collect(node: PathNode, path: string, start: number, count: number): number {
     if (node.tools.length > 0) this.lists[count++] = node.tools;
+    if (node.byLast.size > 0) {
+      const keyed = node.byLast.get(this.last);
+      if (keyed) this.lists[count++] = keyed;
+    }
     if (start === -1 || (node.children.size === 0 && !node.star)) return count;
     const end = path.indexOf('/', start);
     const next = end === -1 ? -1 : end + 1;
@@ -111,7 +131,10 @@ export class ToolIndex {
     bodyReadable: boolean,
   ): CompiledTool | undefined | typeof NEEDS_BODY {
     const { lists, cursors } = this;
-    const count = this.collect(this.candidates(facts.hostname, facts.port), facts.path, 1, 0);
+    const trie = this.candidates(facts.hostname, facts.port);
+    // Only configs with a `**` before a literal last segment pay for the slice.
+    this.last = trie.keyed ? facts.path.slice(facts.path.lastIndexOf('/') + 1) : '';
+    const count = this.collect(trie.root, facts.path, 1, 0);
     for (let k = 0; k < count; k++) cursors[k] = 0;
     for (;;) {
       // Merge the lists back into config order: the first tool in the file that matches wins.

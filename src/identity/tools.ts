@@ -5,6 +5,7 @@ import {
   compilePathGlob,
   compileValueGlob,
   pathIndexPrefix,
+  pathIndexSuffix,
   type StringMatcher,
 } from './glob.js';
 
@@ -33,6 +34,8 @@ export class CompiledTool {
   readonly needsMcp: boolean;
   /** The leading path segments this tool requires (`/v1/**` -> [v1], `*` = any one segment). */
   readonly pathPrefix: readonly string[];
+  /** The literal last segment a path behind a `**` must end with (e.g. items for `/v1/**` then `/items`), if any. */
+  readonly pathSuffix: string | undefined;
   private readonly host?: (hostname: string, port: string) => boolean;
   private readonly path?: StringMatcher;
   private readonly methods?: ReadonlySet<string>;
@@ -47,6 +50,7 @@ export class CompiledTool {
     if (m.host) this.host = compileHostPattern(m.host);
     if (m.path) this.path = compilePathGlob(m.path);
     this.pathPrefix = m.path ? pathIndexPrefix(m.path) : [];
+    this.pathSuffix = m.path ? pathIndexSuffix(m.path) : undefined;
     if (m.methods) this.methods = new Set(m.methods.map((x) => x.toUpperCase()));
     this.headers = Object.entries(m.headers ?? {}).map(
       ([k, v]) => [k.toLowerCase(), compileValueGlob(v)] as const,

@@ -4,7 +4,7 @@
  * `RequestPlan`). A leaf: it imports no other proxy file, so no proxy file has to import
  * another one only for its types, which is how import circles start.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { ProxyServer } from 'http-proxy-3';
@@ -53,6 +53,16 @@ export interface ProxyEnv {
   outcomes?: OutcomeSink | undefined;
   /** Aborted when the instance shuts down: faults in flight are released (waits end, hangs close). */
   shutdown?: AbortSignal;
+  /** limits.max_connections / max_inflight (limits.ts). */
+  overload?: OverloadGate;
+}
+
+/** Admission of client connections and requests under `limits` (implemented in limits.ts). */
+export interface OverloadGate {
+  /** Applies `limits.max_connections` to a listener's server (again after a reload). */
+  watch(server: Server, maxConnections: number): void;
+  /** False when `limits.max_inflight` is reached: the request was answered 503 already. */
+  admit(res: ServerResponse): boolean;
 }
 
 /** The start of a request body, read once (MCP identity, body faults) and replayed to the upstream. */

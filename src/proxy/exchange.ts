@@ -8,6 +8,7 @@ import { isEventStream } from '../stream/http-body.js';
 import type { ChaosRun } from './chaos-run.js';
 import type { ProxyEnv, RequestPlan } from './context.js';
 import { clientResponseHeaders } from './headers.js';
+import { informationalDeadline } from './informational.js';
 import { pathOnly } from './route.js';
 import { classifyUpstreamError } from './upstream.js';
 
@@ -44,6 +45,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
    * to end after an immediate retry began, so the retry went unseen.
    */
   private readonly startedEpoch: number;
+  /** Armed by the first 1xx: undici's own headers timeout restarts on each one. */
+  private informational: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly env: ProxyEnv,
@@ -96,7 +99,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     headers: IncomingHttpHeaders,
     statusMessage?: string,
   ): void {
-    if (status < 200) return; // 1xx informational: the final response follows.
+    if (status < 200) {
+      // 1xx informational: the final response follows, within response_timeout_ms.
+      if (this.informational === undefined && this.controller) {
+        const timeoutMs = this.env.state().config.upstream.response_timeout_ms;
+        this.informational = informationalDeadline(this.controller, this.plan.startedAt, timeoutMs);
+      }
+      return;
+    }
+    clearTimeout(this.informational);
     this.upstreamResponded(status);
     this.sendHead(status, statusMessage, clientResponseHeaders(headers));
   }
@@ -183,6 +194,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private record(success: boolean, kind: FailureKind): void {
+    clearTimeout(this.informational);
     this.res.off('drain', this.onDrain);
     this.socket.off('close', this.onClientClose);
     const { run, plan } = this;

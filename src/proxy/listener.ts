@@ -8,6 +8,7 @@ import type { ProxyEnv, ProxyState } from './context.js';
 import { RequestFlow } from './request-flow.js';
 import { compileListener, type ListenerRouting } from './route.js';
 import { handleUpgrade } from './upgrade.js';
+import { refuseBadFraming, wasRefused } from './wire-checks.js';
 
 /** While draining, idle keep-alive connections are closed this often (they turn idle as responses end). */
 const DRAIN_SWEEP_MS = 50;
@@ -41,10 +42,13 @@ export class ProxyListener {
           Math.min(30_000, Math.floor(limits.headers_timeout_ms / 4)),
         ),
         noDelay: true,
+        // Answered by refuseBadFraming with a coded 400 instead of Node's bare one.
+        requireHostHeader: false,
       },
       (req, res) => this.onRequest(req, res),
     );
     this.server.timeout = limits.client_idle_timeout_ms;
+    env.overload?.watch(this.server, limits.max_connections);
     this.server.on('clientError', (err, socket) => this.onClientError(err, socket as Socket));
     this.server.on('connect', (req, socket, head) => {
       this.detach(socket as Socket);
@@ -72,6 +76,7 @@ export class ProxyListener {
     this.server.requestTimeout = limits.request_timeout_ms;
     this.server.keepAliveTimeout = limits.keep_alive_timeout_ms;
     this.server.timeout = limits.client_idle_timeout_ms;
+    this.env.overload?.watch(this.server, limits.max_connections);
   }
 
   private detach(socket: Socket): void {
@@ -120,18 +125,21 @@ export class ProxyListener {
   }
 
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    // After a refused request the connection closes once that answer is out: its leftover
+    // bytes get no second answer (destroying here could cut the first one short).
+    if (wasRefused(socket) && socket.writable) return;
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    if (tooLarge) refuseSocket(socket, 'FAULTGATE_ERR_HEADERS_TOO_LARGE');
-    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
-      refuseSocket(socket, 'FAULTGATE_ERR_BAD_REQUEST', err.message, { status: 408 });
+    if (err.code === 'HPE_HEADER_OVERFLOW') refuseSocket(socket, 'FAULTGATE_ERR_HEADERS_TOO_LARGE');
+    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') refuseSocket(socket, 'FAULTGATE_ERR_CLIENT_TIMEOUT');
     else refuseSocket(socket, 'FAULTGATE_ERR_BAD_REQUEST', err.message);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (refuseBadFraming(req, res)) return;
+    if (this.env.overload && !this.env.overload.admit(res)) return;
     // A request on a kept-alive connection while draining is served, then its connection closes.
     if (this.draining) res.shouldKeepAlive = false;
     this.flow.serve(req, res);

@@ -1,11 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
-  type CompiledTool,
+  CompiledTool,
   type McpFacts,
   NEEDS_BODY,
   type RequestFacts,
   splitHost,
 } from '../../src/identity/index.js';
+import { pathIndexSuffix } from '../../src/identity/glob.js';
 import { request, resolver } from './helpers.js';
 import { SeededRng } from '../../src/chaos/rng.js';
 
@@ -58,6 +59,11 @@ const PATHS = [
   '/*/*/completions',
   '/v1/**/items',
   '/v1/*/',
+  '/**/items',
+  '/**/completions',
+  '/*/**/z',
+  '/**/',
+  '/v1/**/chat/completions',
 ];
 const REQUEST_HOSTS = ['a.test', 'x.a.test', 'b.test:8080', 'b.test', 'c.other:9000'];
 const REQUEST_PATHS = [
@@ -77,6 +83,11 @@ const REQUEST_PATHS = [
   '/a/z',
   '/a/b/z',
   '//v1',
+  '/items',
+  '/x/y/items',
+  '/v1/chat/completions/',
+  '/v1/a/chat/completions',
+  '/q/z',
 ];
 
 describe('ToolIndex agrees with a linear scan in config order', () => {
@@ -137,5 +148,39 @@ describe('ToolIndex agrees with a linear scan in config order', () => {
     expect(name('POST', '/v2')).toBe('any-path');
     expect(name('GET', '/v1/chat/completions')).toBe('v1');
     expect(name('GET', '/v2/x')).toBe('root');
+  });
+});
+
+describe('a ** in the middle of a glob', () => {
+  it('is indexed by the literal last segment: other tools are not even tried', () => {
+    // 100 MCP-style tools behind a `**`: before, every one of them sat at the root and ran its glob.
+    const tools = Array.from({ length: 100 }, (_, i) => ({ name: `t${i}`, match: { path: `/**/op${i}` } }));
+    const r = resolver({ tools: [...tools, { name: 'items', match: { path: '/v1/**/items' } }] });
+    const index = r.toolIndex();
+    const tried = vi.spyOn(CompiledTool.prototype, 'matchesRequest');
+    try {
+      const hit = index.match(request('h.test', '/a/b/op57'), null, false);
+      expect(typeof hit === 'object' && hit.name).toBe('t57');
+      expect(tried).toHaveBeenCalledTimes(1);
+      tried.mockClear();
+      const deep = index.match(request('h.test', '/v1/x/y/items'), null, false);
+      expect(typeof deep === 'object' && deep.name).toBe('items');
+      expect(tried).toHaveBeenCalledTimes(1);
+      tried.mockClear();
+      expect(index.match(request('h.test', '/v2/items'), null, false)).toBeUndefined();
+      expect(tried).toHaveBeenCalledTimes(0);
+    } finally {
+      tried.mockRestore();
+    }
+  });
+
+  it('keys only a literal last segment that the prefix does not reach', () => {
+    expect(pathIndexSuffix('/**/completions')).toBe('completions');
+    expect(pathIndexSuffix('/v1/**/items')).toBe('items');
+    expect(pathIndexSuffix('/v1/**')).toBeUndefined();
+    expect(pathIndexSuffix('/**/op?')).toBeUndefined();
+    expect(pathIndexSuffix('/v1/chat/completions')).toBeUndefined();
+    expect(pathIndexSuffix('/v1/*/items')).toBeUndefined();
+    expect(pathIndexSuffix('/v1**/x')).toBe('x');
   });
 });
