@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { configYaml, scrape, startFaultgate, startUpstream, waitFor } from '../helpers/index.js';
 
 const setup = `chaos: { header_overrides: true, seed: 3 }
+metrics: { detail: full }
 agents: { from: ["header:x-agent-id"] }
 tools:
   - { name: search, match: { path: "/search/**" } }
