@@ -14,6 +14,7 @@ import {
   waitQuiet,
   BUSY_THRESHOLD,
 } from './harness.js';
+import { compareTable } from './compare.js';
 import { type LoadResult, loadGenerator } from './load.js';
 import { parseSize } from './upstream.js';
 import { pickTargets, startTargets, type Running, startUpstreamProcess, type Target } from './targets.js';
@@ -26,7 +27,9 @@ import { pickTargets, startTargets, type Running, startUpstreamProcess, type Tar
 
 const USAGE = `usage: node dist/bench/e2e.js [--runs 3] [--duration 5] [--warmup 1] [--sizes 1k,256k]
        [--connections 10,50] [--only direct,reference,faultgate] [--loadgen auto|wrk|autocannon]
-       [--pin auto|off] [--markdown] [--quiet-wait 120] [--retries 2]`;
+       [--pin auto|off] [--markdown] [--quiet-wait 120] [--retries 2] [--compare]
+--compare adds the peers table of issue 13 (nginx, haproxy, bare undici proxy, faultgate, ratios);
+npm run bench:compare runs it with the peers, 1 KiB and 256 KiB at 10 connections.`;
 
 const flags = parseFlags({
   runs: '3',
@@ -40,6 +43,7 @@ const flags = parseFlags({
   markdown: 'false',
   'quiet-wait': '120',
   retries: '2',
+  compare: 'false',
 });
 if (flags.help) {
   console.log(USAGE);
@@ -51,14 +55,16 @@ const durationS = Number(flags.duration);
 const warmupS = Number(flags.warmup);
 const sizes = list(flags.sizes).map(parseSize);
 const conns = list(flags.connections).map(Number);
+// `--markdown` and `--compare` work as bare switches too (parseArgs gives them '').
 const markdown = flags.markdown !== 'false';
+const compare = flags.compare !== 'false';
 const generator = loadGenerator(flags.loadgen === 'auto' ? undefined : flags.loadgen);
 const headers = { 'x-agent-id': 'bench-agent' };
 
 let chosen = pickTargets(list(flags.only));
 let skipped: string[] = [];
 
-interface Sample extends LoadResult {
+export interface Sample extends LoadResult {
   targetCpu: number;
   upstreamCpu: number;
   /** Machine CPU not used by the processes of the bench: other work, or interrupts. */
@@ -198,6 +204,7 @@ async function main(): Promise<void> {
     }
   }
   report(results);
+  if (compare) compareTable(results, { sizes, conns, runs, markdown });
   printSkipped();
 }
 

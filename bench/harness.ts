@@ -11,14 +11,22 @@ export function isMain(moduleUrl: string): boolean {
   return process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === moduleUrl;
 }
 
-/** `--name value` flags, every one a string with a default; unknown flags are an error. */
+/**
+ * `--name value` flags, every one a string with a default; unknown flags are an error. A flag
+ * whose default is 'false' is a switch: `--name` alone gives 'true'.
+ */
 export function parseFlags<T extends Record<string, string>>(defaults: T): T & { help: boolean } {
-  const options: Record<string, { type: 'string' | 'boolean'; default?: string }> = {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {
     help: { type: 'boolean' },
   };
-  for (const [name, value] of Object.entries(defaults)) options[name] = { type: 'string', default: value };
+  for (const [name, value] of Object.entries(defaults)) {
+    options[name] = { type: value === 'false' ? 'boolean' : 'string' };
+  }
   const { values } = parseArgs({ options, allowPositionals: false });
-  return { ...defaults, ...values, help: values.help === true } as T & { help: boolean };
+  const out: Record<string, string | boolean> = { ...defaults };
+  for (const [name, value] of Object.entries(values))
+    out[name] = typeof value === 'boolean' ? String(value) : (value ?? '');
+  return { ...out, help: values.help === true } as unknown as T & { help: boolean };
 }
 
 export function list(text: string): string[] {
@@ -105,13 +113,14 @@ process.once('SIGINT', () => {
 
 /**
  * Starts a node (or other) process, pinned to `cpu`, and waits until a line of its output
- * matches `ready`. Output is always drained: a child whose pipe fills up stalls.
+ * matches `ready` (`null`: at once, the caller polls). Output is always drained: a child whose
+ * pipe fills up stalls.
  */
 export function startChild(
   name: string,
   cmd: string,
   args: string[],
-  opts: { cpu?: number; ready: RegExp; timeoutMs?: number; env?: NodeJS.ProcessEnv },
+  opts: { cpu?: number; ready: RegExp | null; timeoutMs?: number; env?: NodeJS.ProcessEnv },
 ): Promise<{ child: Child; match: RegExpMatchArray }> {
   const [file, argv] = pinnedCommand(opts.cpu, cmd, args);
   const proc = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
@@ -143,10 +152,16 @@ export function startChild(
       reject(new Error(`${name}: ${why}\n  ${file} ${argv.join(' ')}\n  last output:\n${output.join('\n')}`));
     };
     const timer = setTimeout(() => fail('not ready in time'), opts.timeoutMs ?? 20_000);
+    // No ready line (nginx, haproxy print nothing): the caller polls the port instead.
+    if (opts.ready === null) {
+      done = true;
+      clearTimeout(timer);
+      resolve({ child, match: [''] as unknown as RegExpMatchArray });
+    }
     const onLine = (line: string) => {
       output.push(line);
       if (output.length > 40) output.shift();
-      const match = done ? null : line.match(opts.ready);
+      const match = done || !opts.ready ? null : line.match(opts.ready);
       if (match) {
         done = true;
         clearTimeout(timer);

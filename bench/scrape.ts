@@ -1,17 +1,20 @@
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
+import type { MetricsDetail } from '../src/observe/exposition.js';
 import { Metrics } from '../src/observe/metrics.js';
 import type { ExchangeOutcome } from '../src/observe/outcome.js';
 import { RecoveryTracker } from '../src/observe/tracker.js';
 import { fmt, isMain, machineLine, median, parseFlags, printTable, waitQuiet } from './harness.js';
 
 /**
- * The recovery tracker at scale: `/metrics` scrape time with 200 agents x 50 tools (the issue's
- * target: under 100 ms), per metric family so it is clear where the time goes, for two traffic
- * shapes: `dense` (every (agent, tool) had a recovered incident, so every recovery histogram
- * exists) and `sparse` (1 in 10 did). Also: observe() per request and heap per (agent, tool).
+ * `/metrics` at scale: scrape time and size with 200 agents x 50 tools (issue 13's targets:
+ * <= 50 ms and <= 5 MB), per `metrics.detail`, per metric family so it is clear where the time
+ * goes, for two traffic shapes: `dense` (every (agent, tool) had a recovered incident, so every
+ * recovery histogram exists) and `sparse` (1 in 10 did). Also: the per-request metric update,
+ * observe() per request, heap per (agent, tool), and RSS over `--rss-scrapes` scrapes.
+ * Sizes are exact and load-independent; times move with the machine's load.
  *
- *   npm run build && node --expose-gc dist/bench/scrape.js [-- --agents 200 --tools 50 --scrapes 5 --markdown 1]
+ *   npm run bench:scrape [-- --agents 200 --tools 50 --scrapes 5 --detail tool,full --markdown 1]
  */
 
 const slos = { availability: 0.99, latency_p99_ms: 2000, mttr_s: 30, recovery_window_s: 60 };
@@ -44,14 +47,23 @@ interface World {
  * Every key gets 4 successes; one key in `every` also gets fail, fail (then the successes close
  * it as a recovery), and one in 10 of those an incident that expires unrecovered.
  */
-function build(agents: string[], tools: string[], every: number, withMetrics: boolean): World {
+function build(
+  agents: string[],
+  tools: string[],
+  every: number,
+  withMetrics: boolean,
+  detail: MetricsDetail = 'tool',
+): World {
   const cap = Math.max(agents.length, tools.length, 200);
-  const metrics = withMetrics ? new Metrics(cap) : undefined;
+  const metrics = withMetrics ? new Metrics(cap, detail) : undefined;
   const tracker = new RecoveryTracker({
     slos,
     tools: [],
     maxLabelValues: cap,
-    ...(metrics ? { registry: metrics.registry } : {}),
+    metricsDetail: detail,
+    ...(metrics
+      ? { registry: metrics.registry, labelCaps: { agents: metrics.agents, tools: metrics.tools } }
+      : {}),
     now: () => 0,
   });
   let requests = 0;
@@ -130,11 +142,86 @@ function heapPerKey(agents: string[], tools: string[]): number {
   return bytes / w.tracker.size;
 }
 
+/** ns per exchange-metric update (lookup, one counter, one histogram) on warm keys. */
+function timeUpdate(agents: string[], tools: string[], ops: number): number {
+  const m = new Metrics(Math.max(agents.length, tools.length, 200), 'tool');
+  const keys = Array.from({ length: 1024 }, (_, i) => [
+    agents[i % agents.length]!,
+    tools[(i * 7) % tools.length]!,
+  ]);
+  const update = (i: number): void => {
+    const [agent, tool] = keys[i & 1023]!;
+    const stats = m.exchange(agent!, tool!);
+    stats.success.inc();
+    stats.duration.observe((i & 255) / 1000);
+  };
+  for (let i = 0; i < 100_000; i++) update(i);
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < ops; i++) update(i);
+  return Number(process.hrtime.bigint() - t0) / ops;
+}
+
+/** RSS before and after `count` scrapes of one world (flat means nothing accumulates). */
+async function rssOver(registry: Registry, count: number): Promise<[number, number]> {
+  await registry.metrics();
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  for (let i = 0; i < count; i++) await registry.metrics();
+  global.gc?.();
+  return [before, process.memoryUsage().rss];
+}
+
+async function scrapeWorld(
+  agents: string[],
+  tools: string[],
+  shape: string,
+  every: number,
+  detail: MetricsDetail,
+  flags: Record<string, string | boolean>,
+): Promise<void> {
+  const md = flags.markdown !== '';
+  const scrapes = Number(flags.scrapes);
+  const w = build(agents, tools, every, true, detail);
+  const registry = w.metrics!.registry;
+  await registry.metrics(); // warm up
+  const cpu0 = process.cpuUsage();
+  const whole = await time(() => registry.metrics(), scrapes);
+  const cpu = process.cpuUsage(cpu0);
+  // CPU time moves less than wall time when other processes load the machine.
+  const cpuMs = (cpu.user + cpu.system) / 1000 / scrapes;
+  const bytes = Buffer.byteLength(await registry.metrics());
+  console.log(
+    `\n${shape}, metrics.detail ${detail}: ${w.tracker.size} keys, ${w.requests} requests; whole /metrics ${fmt(whole, 1)} ms wall, ${fmt(cpuMs, 1)} ms CPU (target <= 50 ms), ${fmt(bytes / 1e6, 2)} MB (target <= 5 MB)`,
+  );
+  const rows = (await families(registry, scrapes)).map(([name, ms, lines]) => [
+    name,
+    fmt(ms, 1),
+    Number.isNaN(lines) ? '' : String(lines),
+  ]);
+  printTable(['metric family', 'ms', 'lines'], rows, md);
+  const rssScrapes = Number(flags['rss-scrapes']);
+  if (rssScrapes > 0) {
+    const [before, after] = await rssOver(registry, rssScrapes);
+    console.log(`RSS over ${rssScrapes} scrapes: ${fmt(before / 1e6, 0)} MB -> ${fmt(after / 1e6, 0)} MB`);
+  }
+  w.tracker.close();
+}
+
 async function main(): Promise<void> {
-  const flags = parseFlags({ agents: '200', tools: '50', scrapes: '5', ops: '1000000', markdown: '' });
+  const flags = parseFlags({
+    agents: '200',
+    tools: '50',
+    scrapes: '5',
+    ops: '1000000',
+    detail: 'tool,agent,full',
+    shapes: 'dense,sparse',
+    'rss-scrapes': '100',
+    'quiet-wait': '60',
+    markdown: '',
+  });
   if (flags.help) {
     console.log(
-      'node --expose-gc dist/bench/scrape.js [--agents 200] [--tools 50] [--scrapes 5] [--markdown 1]',
+      'node --expose-gc dist/bench/scrape.js [--agents 200] [--tools 50] [--scrapes 5] [--detail tool,agent,full] [--shapes dense,sparse] [--rss-scrapes 100] [--quiet-wait 60] [--markdown 1]',
     );
     return;
   }
@@ -142,42 +229,30 @@ async function main(): Promise<void> {
   const scrapes = Number(flags.scrapes);
   const agents = Array.from({ length: Number(flags.agents) }, (_, i) => `agent-${i}`);
   const tools = Array.from({ length: Number(flags.tools) }, (_, i) => `tool-${i}`);
-  await waitQuiet(60);
+  await waitQuiet(Number(flags['quiet-wait']));
   console.log(machineLine(`${agents.length} agents x ${tools.length} tools`));
 
   const bare = build(agents, tools, 1, false);
   const observeNs = timeObserve(bare.tracker, agents, tools, Number(flags.ops));
+  const updateNs = timeUpdate(agents, tools, Number(flags.ops));
   const reportMs = await time(() => bare.tracker.report({ seed: null, configHash: '' }), scrapes);
   const perKey = global.gc ? `${fmt(heapPerKey(agents, tools) / 1024, 2)} KiB` : '(run with --expose-gc)';
   printTable(
-    ['tracker alone', 'value'],
+    ['per request and tracker', 'value'],
     [
-      ['observe() per request', `${fmt(observeNs, 0)} ns`],
+      ['exchange metrics update per request (target <= 500 ns)', `${fmt(updateNs, 0)} ns`],
+      ['tracker observe() per request', `${fmt(observeNs, 0)} ns`],
       ['report() build', `${fmt(reportMs, 1)} ms`],
       ['heap per (agent, tool), no registry', perKey],
     ],
     md,
   );
 
-  for (const [shape, every] of [
-    ['dense', 1],
-    ['sparse', 10],
-  ] as const) {
-    const w = build(agents, tools, every, true);
-    const registry = w.metrics!.registry;
-    await registry.metrics(); // warm up
-    const whole = await time(() => registry.metrics(), scrapes);
-    const bytes = (await registry.metrics()).length;
-    console.log(
-      `\n${shape}: ${w.tracker.size} keys, ${w.requests} requests; whole /metrics ${fmt(whole, 1)} ms (target < 100 ms), ${fmt(bytes / 1e6, 1)} MB`,
-    );
-    const rows = (await families(registry, scrapes)).map(([name, ms, lines]) => [
-      name,
-      fmt(ms, 1),
-      Number.isNaN(lines) ? '' : String(lines),
-    ]);
-    printTable(['metric family', 'ms', 'lines'], rows, md);
-    w.tracker.close();
+  const shapes = { dense: 1, sparse: 10 } as Record<string, number>;
+  for (const shape of flags.shapes!.split(',')) {
+    for (const detail of flags.detail!.split(',') as MetricsDetail[]) {
+      await scrapeWorld(agents, tools, shape, shapes[shape] ?? 1, detail, flags);
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchConfigOptions, benchConfigYaml } from './faultgate-config.js';
 import { type Child, freePort, LOAD_CPU, SUT_CPU, startChild } from './harness.js';
+import { haproxy, nginx } from './peers.js';
 
 /**
  * What the benchmarks put load on. A target starts the process under test in front of the
@@ -59,7 +60,7 @@ function referenceProxy(name: string, connections?: number): Target {
   };
 }
 
-async function waitReady(url: string, timeoutMs: number): Promise<void> {
+export async function waitReady(url: string, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -138,6 +139,8 @@ const direct: Target = {
 export const targets: Target[] = [
   direct,
   referenceProxy('reference'),
+  nginx,
+  haproxy,
   referenceProxy('reference-256', 256),
   faultgate('faultgate'),
   faultgate('faultgate-armed', { mode: 'armed' }),

@@ -88,7 +88,7 @@ export class Faultgate {
       );
     }
     this.logger = options.logger ?? createLogger(config.log.level);
-    this.metrics = new Metrics(config.limits.max_label_values);
+    this.metrics = new Metrics(config.limits.max_label_values, config.metrics.detail);
     this.configHash = hashConfig(config);
     this.configPath = options.configPath;
     this.tracker = config.tracking.enabled
@@ -97,6 +97,7 @@ export class Faultgate {
           tools: config.tools,
           maxLabelValues: config.limits.max_label_values,
           registry: this.metrics.registry,
+          metricsDetail: config.metrics.detail,
           labelCaps: { agents: this.metrics.agents, tools: this.metrics.tools },
         })
       : undefined;

@@ -53,6 +53,7 @@ export function restartNeeded(running: Config, next: Config): string[] {
   check('limits.max_label_values', running.limits.max_label_values, next.limits.max_label_values);
   // Node fixes the header size limit when a server is created; new listeners get the new one.
   check('limits.max_header_bytes', running.limits.max_header_bytes, next.limits.max_header_bytes);
+  check('metrics.detail', running.metrics.detail, next.metrics.detail);
   check('tracking.enabled', running.tracking.enabled, next.tracking.enabled);
   return out;
 }

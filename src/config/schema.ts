@@ -188,6 +188,8 @@ const configInput = z.strictObject({
       max_inflight: nonNegInt.default(0),
     })
     .prefault({}),
+  /** SPEC section 6: the grain of the histograms and recovery gauges (counters stay per (agent, tool)). */
+  metrics: z.strictObject({ detail: z.enum(['full', 'tool', 'agent']).default('tool') }).prefault({}),
   chaos: z
     .strictObject({
       level: z.number().min(0).max(10).default(1),

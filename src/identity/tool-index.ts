@@ -62,7 +62,9 @@ class PathNode {
  * tools. In reverse mode a host matcher also accepts the listener's upstream host.
  */
 export class ToolIndex {
-  private readonly byHost = new Map<string, Trie>();
+  /** Candidates by hostname, then port ('' for none): two lookups, no key built per request. */
+  private readonly byHost = new Map<string, Map<string, Trie>>();
+  private cachedHosts = 0;
   /** Hosts mostly share a handful of distinct candidate lists: keep one trie for each. */
   private readonly shared = new Map<string, Trie>();
   private readonly alt?: { hostname: string; port: string };
@@ -80,8 +82,8 @@ export class ToolIndex {
   }
 
   private candidates(hostname: string, port: string): Trie {
-    const key = port === '' ? hostname : `${hostname}:${port}`;
-    let root = this.byHost.get(key);
+    let ports = this.byHost.get(hostname);
+    let root = ports?.get(port);
     if (!root) {
       const list = this.tools.filter((t) =>
         t.matchesHost(hostname, port, this.alt?.hostname, this.alt?.port),
@@ -92,11 +94,18 @@ export class ToolIndex {
         root = PathNode.build(list);
         this.shared.set(signature, root);
       }
-      if (this.byHost.size >= MAX_CACHED_HOSTS) {
+      if (this.cachedHosts >= MAX_CACHED_HOSTS) {
         this.byHost.clear();
         this.shared.clear();
+        this.cachedHosts = 0;
+        ports = undefined;
       }
-      this.byHost.set(key, root);
+      if (!ports) {
+        ports = new Map();
+        this.byHost.set(hostname, ports);
+      }
+      ports.set(port, root);
+      this.cachedHosts++;
     }
     return root;
   }

@@ -1,4 +1,14 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
+import {
+  CounterFamily,
+  type CounterSeries,
+  foldKey,
+  HistogramFamily,
+  type HistogramSeries,
+  LabelSet,
+  type MetricsDetail,
+  MetricsRegistry,
+} from './exposition.js';
 import { LabelCap } from './labels.js';
 
 /** Buckets for agent traffic: a cached tool answers in a millisecond, an LLM stream in minutes. */
@@ -15,13 +25,17 @@ const totalGauges = [
 
 export type UpstreamErrorKind = 'connect' | 'reset' | 'timeout' | 'status';
 
-/** Pre-bound metric children for one (agent, tool): the request path never hashes label sets. */
+/**
+ * One (agent, tool)'s series, in plain numbers: the request path adds to a field and never
+ * hashes a label set (see exposition.ts). `duration` may be shared with other keys at a coarser
+ * `metrics.detail`.
+ */
 export interface ExchangeStats {
-  readonly success: { inc(): void };
-  readonly failure: { inc(): void };
-  readonly injectedSuccess: { inc(): void };
-  readonly injectedFailure: { inc(): void };
-  readonly duration: { observe(seconds: number): void };
+  readonly success: CounterSeries;
+  readonly failure: CounterSeries;
+  readonly injectedSuccess: CounterSeries;
+  readonly injectedFailure: CounterSeries;
+  readonly duration: HistogramSeries;
 }
 
 /** Fault accounting for the chaos path (SPEC section 6, Envoy's fault stats). */
@@ -39,9 +53,9 @@ export interface FaultStats {
  * in one process, as in tests, never share a counter.
  */
 export class Metrics {
-  readonly registry = new Registry();
-  private readonly requests: Counter<'agent' | 'tool' | 'outcome' | 'injected'>;
-  private readonly duration: Histogram<'agent' | 'tool'>;
+  readonly registry: Registry = new MetricsRegistry();
+  private readonly requests: CounterFamily;
+  private readonly duration: HistogramFamily;
   private readonly upstreamErrors: Counter<'tool' | 'kind'>;
   /** Shared with the recovery tracker, so both fold the same agents and tools into `other`. */
   readonly agents: LabelCap;
@@ -56,23 +70,23 @@ export class Metrics {
   /** Hot reloads by result: ok (swapped in) or rejected (the running config stays). */
   readonly configReloads: Counter<'result'>;
 
-  constructor(private readonly maxLabelValues: number) {
+  constructor(
+    private readonly maxLabelValues: number,
+    /** The grain of the duration histogram (and of the tracker's, which gets it from here). */
+    readonly detail: MetricsDetail = 'full',
+  ) {
     this.agents = new LabelCap(maxLabelValues);
     this.tools = new LabelCap(maxLabelValues);
     const registers = [this.registry];
-    this.requests = new Counter({
-      name: 'faultgate_requests_total',
-      help: 'Finished exchanges by agent, tool, outcome (success|failure) and whether a fault was injected',
-      labelNames: ['agent', 'tool', 'outcome', 'injected'],
-      registers,
-    });
-    this.duration = new Histogram({
-      name: 'faultgate_request_duration_seconds',
-      help: 'Time from request start to the end of the response as the client saw it',
-      labelNames: ['agent', 'tool'],
-      buckets: durationBuckets,
-      registers,
-    });
+    this.requests = new CounterFamily(
+      'faultgate_requests_total',
+      'Finished exchanges by agent, tool, outcome (success|failure) and whether a fault was injected',
+    ).register(this.registry);
+    this.duration = new HistogramFamily(
+      'faultgate_request_duration_seconds',
+      'Time from request start to the end of the response as the client saw it',
+      durationBuckets,
+    ).register(this.registry);
     this.upstreamErrors = new Counter({
       name: 'faultgate_upstream_errors_total',
       help: 'Real (not injected) upstream failures by tool and kind (connect|reset|timeout|status)',
@@ -115,7 +129,7 @@ export class Metrics {
     for (const name of totalGauges) this.registry.removeSingleMetric(name);
   }
 
-  /** The bound children for (agent, tool); maps are keyed by capped values, so they stay bounded. */
+  /** The series of (agent, tool); maps are keyed by capped values, so they stay bounded. */
   exchange(agent: string, tool: string): ExchangeStats {
     const a = this.agents.get(agent);
     const t = this.tools.get(tool);
@@ -126,16 +140,23 @@ export class Metrics {
     }
     let stats = tools.get(t);
     if (!stats) {
-      stats = {
-        success: this.requests.labels(a, t, 'success', 'false'),
-        failure: this.requests.labels(a, t, 'failure', 'false'),
-        injectedSuccess: this.requests.labels(a, t, 'success', 'true'),
-        injectedFailure: this.requests.labels(a, t, 'failure', 'true'),
-        duration: this.duration.labels(a, t),
-      };
+      stats = this.createStats(a, t);
       tools.set(t, stats);
     }
     return stats;
+  }
+
+  private createStats(agent: string, tool: string): ExchangeStats {
+    const series = (outcome: string, injected: string) =>
+      this.requests.add(new LabelSet({ agent, tool, outcome, injected }));
+    const [hAgent, hTool] = foldKey(this.detail, agent, tool);
+    return {
+      success: series('success', 'false'),
+      failure: series('failure', 'false'),
+      injectedSuccess: series('success', 'true'),
+      injectedFailure: series('failure', 'true'),
+      duration: this.duration.series({ agent: hAgent, tool: hTool }),
+    };
   }
 
   private createFaultStats(registers: Registry[]): FaultStats {

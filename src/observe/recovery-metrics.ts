@@ -3,7 +3,17 @@
  * opens, closes or expires (never per request); the gauges are computed from the tracker's
  * counters when Prometheus scrapes, so the request path pays nothing for them.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import {
+  ComputedFamily,
+  CounterFamily,
+  foldKey,
+  HistogramFamily,
+  type HistogramSeries,
+  LabelSet,
+  type MetricsDetail,
+  type Sample,
+} from './exposition.js';
 import {
   effectiveAvailability,
   errorBudgetRemaining,
@@ -19,16 +29,20 @@ export const recoveryAttemptsBuckets = [1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50]
 
 export type RecoveryKind = 'retry' | 'fallback';
 
-type Labels = { agent: string; tool: string };
-
-/** One (agent, tool)'s bound children and label objects, made once when the key first appears. */
+/** One (agent, tool)'s series, made once when the key first appears. */
 export interface BoundRecovery {
   opened(): void;
   unrecovered(): void;
   recovered(kind: RecoveryKind, seconds: number, attempts: number): void;
-  readonly labels: Labels;
-  readonly requestLabels: Labels & { kind: 'request' };
-  readonly effectiveLabels: Labels & { kind: 'effective' };
+  /** The labels of its gauges: the key's own, or the folded key's at a coarser detail. */
+  readonly gauge: GaugeKey;
+}
+
+/** The label sets of one gauge row (one per (agent, tool), or per folded key). */
+export interface GaugeKey {
+  readonly set: LabelSet;
+  readonly request: LabelSet;
+  readonly effective: LabelSet;
 }
 
 /** A key as the gauges read it. */
@@ -44,109 +58,129 @@ export interface RecoverySource {
   forEachKey(fn: (key: MeteredKey) => void): void;
 }
 
+type Counts = Pick<RecoveryCounts, 'requests' | 'successes' | 'unrecovered' | 'recovered' | 'recoveryMsSum'>;
+
 export class RecoveryMetrics {
-  private readonly incidents: Counter<'agent' | 'tool'>;
-  private readonly unrecoveredTotal: Counter<'agent' | 'tool'>;
-  private readonly recoveries: Counter<'agent' | 'tool' | 'kind'>;
-  private readonly seconds: Histogram<'agent' | 'tool'>;
-  private readonly attempts: Histogram<'agent' | 'tool'>;
+  private readonly incidents: CounterFamily;
+  private readonly unrecoveredTotal: CounterFamily;
+  private readonly recoveries: CounterFamily;
+  private readonly seconds: HistogramFamily;
+  private readonly attempts: HistogramFamily;
+  private readonly gaugeKeys = new Map<string, GaugeKey>();
 
-  constructor(registry: Registry, source: RecoverySource) {
-    const registers = [registry];
-    // Every recovery metric brings the tracker up to date when collected, so an incident that
-    // expired since the last request is counted in this scrape (sweeping an idle tracker is free).
-    const collect = (): void => source.refresh();
-    this.incidents = new Counter({
-      name: 'faultgate_incidents_total',
-      help: 'Incidents opened: a failure for an (agent, tool) while none was open',
-      labelNames: ['agent', 'tool'],
-      registers,
-      collect,
-    });
-    this.unrecoveredTotal = new Counter({
-      name: 'faultgate_unrecovered_incidents_total',
-      help: 'Incidents with no success for the tool (or a fallback) within recovery_window_s',
-      labelNames: ['agent', 'tool'],
-      registers,
-      collect,
-    });
-    this.recoveries = new Counter({
-      name: 'faultgate_recoveries_total',
-      help: 'Incidents closed by a success for the tool (retry) or for a tool declaring it in fallback_for (fallback)',
-      labelNames: ['agent', 'tool', 'kind'],
-      registers,
-      collect,
-    });
-    this.seconds = new Histogram({
-      name: 'faultgate_recovery_seconds',
-      help: 'Recovery time of recovered incidents: closing success end - first failure end',
-      labelNames: ['agent', 'tool'],
-      buckets: recoverySecondsBuckets,
-      registers,
-      collect,
-    });
-    this.attempts = new Histogram({
-      name: 'faultgate_recovery_attempts',
-      help: 'Requests in a recovered incident, the closing success included (fail, fail, success = 3)',
-      labelNames: ['agent', 'tool'],
-      buckets: recoveryAttemptsBuckets,
-      registers,
-      collect,
-    });
-    this.createGauges(registers, source);
+  constructor(
+    registry: Registry,
+    private readonly source: RecoverySource,
+    private readonly detail: MetricsDetail = 'full',
+  ) {
+    // Every recovery family brings the tracker up to date when scraped, so an incident that
+    // expired since the last request counts in this scrape (sweeping an idle tracker is free).
+    const refresh = (): void => source.refresh();
+    this.incidents = new CounterFamily(
+      'faultgate_incidents_total',
+      'Incidents opened: a failure for an (agent, tool) while none was open',
+    ).register(registry, refresh);
+    this.unrecoveredTotal = new CounterFamily(
+      'faultgate_unrecovered_incidents_total',
+      'Incidents with no success for the tool (or a fallback) within recovery_window_s',
+    ).register(registry, refresh);
+    this.recoveries = new CounterFamily(
+      'faultgate_recoveries_total',
+      'Incidents closed by a success for the tool (retry) or for a tool declaring it in fallback_for (fallback)',
+    ).register(registry, refresh);
+    this.seconds = new HistogramFamily(
+      'faultgate_recovery_seconds',
+      'Recovery time of recovered incidents: closing success end - first failure end',
+      recoverySecondsBuckets,
+    ).register(registry, refresh);
+    this.attempts = new HistogramFamily(
+      'faultgate_recovery_attempts',
+      'Requests in a recovered incident, the closing success included (fail, fail, success = 3)',
+      recoveryAttemptsBuckets,
+    ).register(registry, refresh);
+    this.createGauges(registry);
   }
 
-  private createGauges(registers: Registry[], source: RecoverySource): void {
-    const mttr: Gauge<'agent' | 'tool'> = new Gauge({
-      name: 'faultgate_mttr_seconds',
-      help: 'Mean recovery time of recovered incidents (absent until one recovers)',
-      labelNames: ['agent', 'tool'],
-      registers,
-      collect: () => {
-        source.refresh();
-        source.forEachKey((k) => {
-          const v = mttrSeconds(k);
-          if (v !== null && k.metrics) mttr.set(k.metrics.labels, v);
-        });
+  /** The gauges are computed from the tracker's counters when scraped; nothing is stored. */
+  private createGauges(registry: Registry): void {
+    new ComputedFamily(
+      'faultgate_mttr_seconds',
+      'Mean recovery time of recovered incidents (absent until one recovers)',
+      () =>
+        this.gaugeSamples((g, c) => {
+          const v = mttrSeconds(c as RecoveryCounts);
+          return v === null ? [] : [{ suffix: '', set: g.set, value: v }];
+        }),
+    ).register(registry);
+    new ComputedFamily(
+      'faultgate_availability_ratio',
+      'request: successes / responses; effective: 1 - unrecovered / (successes + unrecovered)',
+      () =>
+        this.gaugeSamples((g, c) => [
+          { suffix: '', set: g.request, value: requestAvailability(c as RecoveryCounts) },
+          { suffix: '', set: g.effective, value: effectiveAvailability(c as RecoveryCounts) },
+        ]),
+    ).register(registry);
+    new ComputedFamily(
+      'faultgate_error_budget_remaining_ratio',
+      '1 - unrecovered / ((1 - slo.availability) * (successes + unrecovered)); negative when overspent',
+      () => {
+        const slo = this.source.sloAvailability();
+        return this.gaugeSamples((g, c) => [
+          { suffix: '', set: g.set, value: errorBudgetRemaining(c as RecoveryCounts, slo) },
+        ]);
       },
-    });
-    const availability: Gauge<'agent' | 'tool' | 'kind'> = new Gauge({
-      name: 'faultgate_availability_ratio',
-      help: 'request: successes / responses; effective: 1 - unrecovered / (successes + unrecovered)',
-      labelNames: ['agent', 'tool', 'kind'],
-      registers,
-      collect: () => {
-        source.refresh();
-        source.forEachKey((k) => {
-          if (!k.metrics) return;
-          availability.set(k.metrics.requestLabels, requestAvailability(k));
-          availability.set(k.metrics.effectiveLabels, effectiveAvailability(k));
-        });
-      },
-    });
-    const budget: Gauge<'agent' | 'tool'> = new Gauge({
-      name: 'faultgate_error_budget_remaining_ratio',
-      help: '1 - unrecovered / ((1 - slo.availability) * (successes + unrecovered)); negative when overspent',
-      labelNames: ['agent', 'tool'],
-      registers,
-      collect: () => {
-        source.refresh();
-        const slo = source.sloAvailability();
-        source.forEachKey((k) => {
-          if (k.metrics) budget.set(k.metrics.labels, errorBudgetRemaining(k, slo));
-        });
-      },
-    });
+    ).register(registry);
   }
 
-  /** Binds the children of one (agent, tool); label values are already capped by the caller. */
+  /** Sums the keys' counters per gauge key (one key each at full detail) and maps each row. */
+  private gaugeSamples(row: (g: GaugeKey, c: Counts) => Sample[]): Sample[] {
+    this.source.refresh();
+    const sums = new Map<GaugeKey, Counts>();
+    this.source.forEachKey((k) => {
+      if (!k.metrics) return;
+      const g = k.metrics.gauge;
+      const c = sums.get(g);
+      if (!c) {
+        sums.set(g, pick(k));
+        return;
+      }
+      c.requests += k.requests;
+      c.successes += k.successes;
+      c.unrecovered += k.unrecovered;
+      c.recovered += k.recovered;
+      c.recoveryMsSum += k.recoveryMsSum;
+    });
+    const out: Sample[] = [];
+    for (const [g, c] of sums) for (const s of row(g, c)) out.push(s);
+    return out;
+  }
+
+  private gaugeKey(agent: string, tool: string): GaugeKey {
+    const [a, t] = foldKey(this.detail, agent, tool);
+    const key = `${a}\u0000${t}`;
+    let g = this.gaugeKeys.get(key);
+    if (!g) {
+      g = {
+        set: new LabelSet({ agent: a, tool: t }),
+        request: new LabelSet({ agent: a, tool: t, kind: 'request' }),
+        effective: new LabelSet({ agent: a, tool: t, kind: 'effective' }),
+      };
+      this.gaugeKeys.set(key, g);
+    }
+    return g;
+  }
+
+  /** Binds the series of one (agent, tool); label values are already capped by the caller. */
   bind(agent: string, tool: string): BoundRecovery {
-    const incidents = this.incidents.labels(agent, tool);
-    const unrecovered = this.unrecoveredTotal.labels(agent, tool);
-    const retry = this.recoveries.labels(agent, tool, 'retry');
-    const fallback = this.recoveries.labels(agent, tool, 'fallback');
-    const seconds = this.seconds.labels(agent, tool);
-    const attempts = this.attempts.labels(agent, tool);
+    const labels = new LabelSet({ agent, tool });
+    const incidents = this.incidents.add(labels);
+    const unrecovered = this.unrecoveredTotal.add(labels);
+    const retry = this.recoveries.add(new LabelSet({ agent, tool, kind: 'retry' }));
+    const fallback = this.recoveries.add(new LabelSet({ agent, tool, kind: 'fallback' }));
+    const [hAgent, hTool] = foldKey(this.detail, agent, tool);
+    const seconds: HistogramSeries = this.seconds.series({ agent: hAgent, tool: hTool });
+    const attempts: HistogramSeries = this.attempts.series({ agent: hAgent, tool: hTool });
     return {
       opened: () => incidents.inc(),
       unrecovered: () => unrecovered.inc(),
@@ -155,9 +189,17 @@ export class RecoveryMetrics {
         seconds.observe(s);
         attempts.observe(n);
       },
-      labels: { agent, tool },
-      requestLabels: { agent, tool, kind: 'request' },
-      effectiveLabels: { agent, tool, kind: 'effective' },
+      gauge: this.gaugeKey(agent, tool),
     };
   }
+}
+
+function pick(k: Counts): Counts {
+  return {
+    requests: k.requests,
+    successes: k.successes,
+    unrecovered: k.unrecovered,
+    recovered: k.recovered,
+    recoveryMsSum: k.recoveryMsSum,
+  };
 }

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { LabelCap } from './labels.js';
 import type { ExchangeOutcome, OutcomeSink } from './outcome.js';
+import type { MetricsDetail } from './exposition.js';
 import { type RecoveryKind, RecoveryMetrics, type RecoverySource } from './recovery-metrics.js';
 import type { Report } from './report-model.js';
 import { KeyState } from './tracker-key.js';
@@ -23,6 +24,8 @@ export interface RecoveryTrackerOptions {
   maxLabelValues: number;
   /** Where the recovery metrics are registered (the instance's registry); none without it. */
   registry?: Registry;
+  /** The grain of the recovery histograms and gauges (`metrics.detail`); default full. */
+  metricsDetail?: MetricsDetail;
   /** Epoch ms; defaults to Date.now. */
   now?: () => number;
   /** Timeline events kept (a ring); default 5,000. */
@@ -78,7 +81,9 @@ export class RecoveryTracker implements OutcomeSink {
     this.now = opts.now ?? (() => Date.now());
     this.injectedClock = opts.now !== undefined;
     this.sweepIntervalMs = opts.sweepIntervalMs;
-    this.metrics = opts.registry ? new RecoveryMetrics(opts.registry, this.gaugeSource()) : undefined;
+    this.metrics = opts.registry
+      ? new RecoveryMetrics(opts.registry, this.gaugeSource(), opts.metricsDetail)
+      : undefined;
     this.schedule();
   }
 

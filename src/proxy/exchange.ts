@@ -27,6 +27,9 @@ function isFailureStatus(status: number): boolean {
 
 type FailureKind = NonNullable<ExchangeOutcome['failure']>;
 
+/** The injected list of a request without chaos (shared: the tracker only reads it). */
+const NONE: readonly string[] = Object.freeze([]);
+
 /**
  * One proxied request, as the innermost undici dispatch handler: it streams the response into
  * `res` with backpressure and records the outcome exactly once. Response faults wrap it (see
@@ -47,6 +50,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private readonly startedEpoch: number;
   /** Armed by the first 1xx: undici's own headers timeout restarts on each one. */
   private informational: NodeJS.Timeout | undefined;
+  /** A 'drain' listener is on `res` (added only when a write was refused). */
+  private draining = false;
 
   constructor(
     private readonly env: ProxyEnv,
@@ -57,7 +62,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
   ) {
     this.stats = env.metrics.exchange(plan.agent, plan.tool);
     this.startedEpoch = performance.timeOrigin + plan.startedAt;
-    res.on('drain', this.onDrain);
     res.on('close', this.onClientClose);
     // A pipelined response queued behind another never emits 'close' when the socket dies.
     this.socket = plan.req.socket;
@@ -75,6 +79,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private readonly onDrain = (): void => {
+    this.draining = false;
     this.controller?.resume();
   };
 
@@ -134,7 +139,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    if (!this.res.write(chunk)) controller.pause();
+    const { res } = this;
+    if (!res.write(chunk)) {
+      controller.pause();
+      // Listening only once a write is refused: a small response never adds a listener.
+      if (!this.draining) {
+        this.draining = true;
+        res.once('drain', this.onDrain);
+      }
+    }
   }
 
   onResponseEnd(): void {
@@ -195,7 +208,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private record(success: boolean, kind: FailureKind): void {
     clearTimeout(this.informational);
-    this.res.off('drain', this.onDrain);
+    if (this.draining) this.res.off('drain', this.onDrain);
     this.socket.off('close', this.onClientClose);
     const { run, plan } = this;
     const injected = run !== undefined && run.injected.length > 0;
@@ -216,11 +229,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
       endedAt: this.startedEpoch + elapsed,
       status: this.res.headersSent ? this.status : 0,
       success,
-      ...(success ? {} : { failure: kind }),
-      injected: run ? run.injectedTypes : [],
+      // One object of one shape per request: no spread temporaries, the optional fields set to
+      // undefined rather than left out.
+      failure: success ? undefined : kind,
+      injected: run ? run.injectedTypes : NONE,
       brokenByFault: run?.brokeBody() ?? false,
-      ...(run?.retryAfterMs !== undefined ? { retryAfterMs: run.retryAfterMs } : {}),
-      ...(run?.trace !== undefined ? { trace: run.trace } : {}),
+      retryAfterMs: run?.retryAfterMs,
+      trace: run?.trace,
     });
   }
 }

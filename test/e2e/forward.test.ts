@@ -126,7 +126,8 @@ const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 /** Tools by path, agent from the proxy user: attribution of forward traffic shows in /metrics. */
-const identityYaml = `agents:
+const identityYaml = `metrics: { detail: full }
+agents:
   from: [proxy_user]
   default: anonymous
 tools:

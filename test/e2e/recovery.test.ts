@@ -10,6 +10,7 @@ import {
 } from '../helpers/index.js';
 
 const setup = `chaos: { header_overrides: true, seed: 3 }
+metrics: { detail: full }
 agents: { from: ["header:x-agent-id"] }
 tools:
   - { name: search, match: { path: "/search/**" } }

@@ -323,7 +323,7 @@ describe('reverse mode', () => {
     const { url, adminUrl } = await startFaultgate(
       configYaml(
         { upstream: up.url },
-        'agents: { from: ["header:x-agent-id"], default: anon }\ntools:\n  - name: search\n    match: { path: "/s*" }\n',
+        'metrics: { detail: full }\nagents: { from: ["header:x-agent-id"], default: anon }\ntools:\n  - name: search\n    match: { path: "/s*" }\n',
       ),
     );
     for (let i = 0; i < 3; i++)
