@@ -4,13 +4,14 @@ import type { Socket } from 'node:net';
 import type { Agent } from 'undici';
 import { type AdminState, createAdminServer } from './admin/server.js';
 import { isLoopback, listenOn } from './net.js';
-import type { ReloadAnswer } from './chaos/control.js';
+import type { ControlPlane, ReloadAnswer } from './chaos/control.js';
 import { EngineControl } from './chaos/control-plane.js';
 import { type ChaosChange, ChaosEngine } from './chaos/engine.js';
 import { type ConfigProblem, formatProblem, loadConfigFile } from './config/load.js';
 import { type ConfigWatcher, restartNeeded, upstreamChanged, watchConfig } from './config/reload.js';
-import type { Config } from './config/schema.js';
+import type { Config, FleetConfig } from './config/schema.js';
 import { FaultgateError } from './errors.js';
+import type { Fleet } from './fleet/index.js';
 import { IdentityResolver } from './identity/index.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
@@ -60,8 +61,10 @@ export class Faultgate {
   /** The recovery tracker (incidents, MTTR, availability), unless `tracking.enabled` is false. */
   readonly tracker: RecoveryTracker | undefined;
   private configHash: string;
-  /** Sessions, level and reload, as the admin API drives them. */
-  readonly control: EngineControl;
+  /** Sessions, level and reload, as the admin API drives them (through Redis in fleet mode). */
+  control: ControlPlane;
+  /** Fleet mode (SPEC section 10): the link to the shared control plane in Redis. */
+  private fleet: Fleet | undefined;
   private readonly listenerSet: ListenerSet;
   private readonly adminServer: Server;
   private readonly adminState: AdminState;
@@ -106,7 +109,10 @@ export class Faultgate {
         logger: this.logger,
         active: (name, on) => this.metrics.sessionActive.labels(name).set(on ? 1 : 0),
         safetyAbort: (name, reason) => this.metrics.safetyAborts.labels(name, reason).inc(),
-        ended: (session, _state, cause) => this.metrics.sessionAborts.labels(session.name, cause).inc(),
+        ended: (session, state, cause) => {
+          this.metrics.sessionAborts.labels(session.name, cause).inc();
+          this.fleet?.sessionEnded(session, state, session.abortReason);
+        },
       }),
     };
     // Real upstream failures feed every running session's cascade detection.
@@ -143,6 +149,7 @@ export class Faultgate {
   static async start(config: Config, options: StartOptions = {}): Promise<Faultgate> {
     const fg = new Faultgate(config, options);
     try {
+      if (config.fleet) await fg.joinFleet(config.fleet);
       await fg.bind();
     } catch (err) {
       await fg.close();
@@ -152,6 +159,21 @@ export class Faultgate {
       fg.watcher = watchConfig(options.configPath, () => void fg.reload('watch'), { logger: fg.logger });
     }
     return fg;
+  }
+
+  /** Lazy: a standalone instance never loads the fleet code nor the Redis client. */
+  private async joinFleet(cfg: FleetConfig): Promise<void> {
+    const { Fleet, FleetControl } = await import('./fleet/index.js');
+    const fleet = new Fleet(cfg, {
+      engine: () => this.state.engine,
+      config: () => this.state.config,
+      logger: this.logger,
+      registry: this.metrics.registry,
+    });
+    this.fleet = fleet;
+    await fleet.start();
+    this.control = new FleetControl(this.control as EngineControl, fleet);
+    this.adminState.control = this.control;
   }
 
   private async bind(): Promise<void> {
@@ -318,6 +340,7 @@ export class Faultgate {
     await adminClosed;
     await Promise.all([this.env.agent, ...this.retiredAgents].map((a) => a.destroy()));
     this.tracker?.close();
+    await this.fleet?.close();
     this.logger.flush?.();
   }
 }

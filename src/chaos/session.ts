@@ -88,12 +88,16 @@ export class Session implements ExperimentOwner {
     return this.lockedTrace;
   }
 
+  /** A fleet session while Redis is unreachable: no chaos without shared safety (SPEC 10). */
+  suspended = false;
+
   get running(): boolean {
     return this.state === 'running';
   }
 
   /** Session-level targeting and the blast radius lock; experiments target within this. */
   admits(agent: string, tenant: string, tool: string, trace?: string): boolean {
+    if (this.suspended) return false;
     if (this.toolNames && !this.toolNames.has(tool)) return false;
     if (this.agentIds && !this.agentIds.has(agent)) return false;
     if (this.tenantIds && !this.tenantIds.has(tenant)) return false;

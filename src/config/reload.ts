@@ -54,6 +54,8 @@ export function restartNeeded(running: Config, next: Config): string[] {
   // Node fixes the header size limit when a server is created; new listeners get the new one.
   check('limits.max_header_bytes', running.limits.max_header_bytes, next.limits.max_header_bytes);
   check('tracking.enabled', running.tracking.enabled, next.tracking.enabled);
+  // The URL may hold a password: say that it changed, not to what.
+  if (JSON.stringify(running.fleet) !== JSON.stringify(next.fleet)) out.push('fleet: changed');
   return out;
 }
 

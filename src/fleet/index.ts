@@ -1,0 +1,2 @@
+export { FleetControl } from './control.js';
+export { Fleet, type FleetDeps, RESYNC_MS } from './fleet.js';

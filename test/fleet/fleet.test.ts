@@ -1,0 +1,147 @@
+import { request } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { configYaml, startFaultgate, startUpstream } from '../helpers/index.js';
+import { startRedis } from '../helpers/redis.js';
+
+const base = `agents: { from: ["header:x-agent-id"] }
+tools:
+  - { name: search, match: { path: "/search/**" } }
+`;
+
+async function fleetOf(n: number, redisUrl: string, fleet = '') {
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const extra = `${base}fleet: { redis: "${redisUrl}", name: t, instance: i${i}, suspend_after_ms: 300${fleet} }\n`;
+    out.push(await startFaultgate(configYaml({ upstream: up.url }, extra)));
+  }
+  return out;
+}
+
+async function api(adminUrl: string, method: string, path: string, body?: unknown) {
+  const res = await request(`${adminUrl}/api/v1${path}`, {
+    method: method as 'GET',
+    headers: { 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+async function hit(url: string): Promise<{ status: number; injected: boolean }> {
+  const res = await request(`${url}/search/q`, { headers: { 'x-agent-id': 'a1' } });
+  await res.body.dump();
+  return { status: res.statusCode, injected: res.headers['x-faultgate-injected'] !== undefined };
+}
+
+/** Polls an async condition (bounded); the assertion is the condition, never the elapsed time. */
+async function until(cond: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const errorSession = {
+  name: 'fleet-day',
+  experiments: [{ name: 'boom', type: 'error', probability: 1, config: { status: 503 } }],
+  targeting: { agent_ids: [], tool_names: ['search'], tenant_ids: [], percentage: 1 },
+  safety: { max_affected_requests: 0, cascade_threshold: 1000 },
+};
+
+const readyFleet = async (adminUrl: string) => {
+  const res = await request(`${adminUrl}/readyz`);
+  const body = (await res.body.json()) as { chaos: { fleet: { state: string; suspended: boolean } } };
+  return { status: res.statusCode, fleet: body.chaos.fleet };
+};
+
+describe('fleet mode: one control plane in Redis', () => {
+  it('a session created and started on A injects on B and C; an abort on C stops A and B', async () => {
+    const redis = await startRedis();
+    const [a, b, c] = await fleetOf(3, redis.url);
+    for (const x of [a!, b!, c!])
+      await until(async () => (await readyFleet(x.adminUrl)).fleet.state === 'connected', 'connected');
+    const created = await api(a!.adminUrl, 'POST', '/chaos/sessions', errorSession);
+    expect(created.status).toBe(201);
+    const id = created.json.id as string;
+    expect((await api(a!.adminUrl, 'POST', `/chaos/sessions/${id}/start`)).json.state).toBe('running');
+    for (const x of [a!, b!, c!]) await until(async () => (await hit(x.url)).status === 503, 'injection');
+    expect((await api(b!.adminUrl, 'GET', `/chaos/sessions/${id}`)).json.state).toBe('running');
+
+    expect((await api(c!.adminUrl, 'POST', `/chaos/sessions/${id}/abort`)).json.state).toBe('aborted');
+    for (const x of [a!, b!]) {
+      await until(
+        async () => (await api(x.adminUrl, 'GET', `/chaos/sessions/${id}`)).json.state === 'aborted',
+        'abort',
+      );
+      expect(await hit(x.url)).toEqual({ status: 200, injected: false });
+    }
+  });
+
+  it('shares the level and abort-all, and a late joiner converges', async () => {
+    const redis = await startRedis();
+    const [a, b] = await fleetOf(2, redis.url);
+    const created = await api(a!.adminUrl, 'POST', '/chaos/sessions', errorSession);
+    await api(a!.adminUrl, 'POST', `/chaos/sessions/${created.json.id as string}/start`);
+    expect((await api(b!.adminUrl, 'PUT', '/chaos/level', { level: 0 })).status).toBe(200);
+    await until(async () => (await api(a!.adminUrl, 'GET', '/chaos/level')).json.level === 0, 'level on A');
+    expect(await hit(a!.url)).toEqual({ status: 200, injected: false });
+    await api(a!.adminUrl, 'PUT', '/chaos/level', { level: 1 });
+    await until(async () => (await hit(b!.url)).status === 503, 'level back on B');
+
+    const [late] = await fleetOf(1, redis.url);
+    await until(async () => (await hit(late!.url)).status === 503, 'late joiner injects');
+
+    await api(late!.adminUrl, 'POST', '/chaos/abort-all');
+    for (const x of [a!, b!]) {
+      await until(
+        async () => (await api(x.adminUrl, 'GET', '/chaos/level')).json.aborted === true,
+        'abort-all',
+      );
+      expect(await hit(x.url)).toEqual({ status: 200, injected: false });
+    }
+  });
+
+  it('Redis stopped mid-load: no client request fails, chaos suspends, then resumes after restart', async () => {
+    const redis = await startRedis();
+    const [a, b] = await fleetOf(2, redis.url);
+    const created = await api(a!.adminUrl, 'POST', '/chaos/sessions', errorSession);
+    await api(a!.adminUrl, 'POST', `/chaos/sessions/${created.json.id as string}/start`);
+    await until(async () => (await hit(b!.url)).status === 503, 'injection on B');
+
+    let stop = false;
+    const bad: number[] = [];
+    const load = (async () => {
+      // Every answer is either the upstream's 200 or an injected (marked) 503: nothing else.
+      for (let i = 0; i < 100_000 && !stop; i++) {
+        for (const x of [a!, b!]) {
+          const r = await hit(x.url);
+          if (!(r.status === 200 || (r.status === 503 && r.injected))) bad.push(r.status);
+        }
+      }
+    })();
+    await redis.stop();
+    for (const x of [a!, b!]) {
+      await until(async () => (await readyFleet(x.adminUrl)).fleet.suspended, 'suspended');
+      const ready = await readyFleet(x.adminUrl);
+      expect(ready).toEqual({
+        status: 200,
+        fleet: expect.objectContaining({ state: 'degraded', suspended: true }),
+      });
+      expect(await hit(x.url)).toEqual({ status: 200, injected: false });
+    }
+    await redis.restart();
+    for (const x of [a!, b!]) {
+      await until(
+        async () => (await readyFleet(x.adminUrl)).fleet.state === 'connected',
+        'reconnected',
+        10_000,
+      );
+      await until(async () => (await hit(x.url)).status === 503, 'injection resumed');
+    }
+    stop = true;
+    await load;
+    expect(bad).toEqual([]);
+  });
+});
