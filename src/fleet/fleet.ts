@@ -4,9 +4,11 @@ import type { FleetStatus } from '../chaos/control.js';
 import type { ChaosEngine } from '../chaos/engine.js';
 import type { Session } from '../chaos/session.js';
 import { parseSessionBody } from '../chaos/session-schema.js';
+import { BudgetLease, LEASE_SCRIPT } from './lease.js';
 import type { Config, FleetConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import {
+  budgetKey,
   type ChaosField,
   type Client,
   channel,
@@ -122,7 +124,7 @@ export class Fleet {
   publishSession(id: string, field: SessionField): void {
     this.known.set(id, field);
     const session = this.deps.engine().sessions.get(id);
-    if (session) session.suspended = this.suspended;
+    if (session) this.adopt(session);
     this.pending.set(`session:${id}`, field);
   }
 
@@ -139,6 +141,25 @@ export class Fleet {
   publishLevel(level: number): void {
     this.pending.set('level', level);
   }
+
+  /** A fleet session here: suspended with the link, its injection budget leased fleet-wide. */
+  private adopt(session: Session): void {
+    session.suspended = this.suspended;
+    const max = session.input.safety.max_affected_requests;
+    if (max > 0 && !session.lease) session.lease = new BudgetLease(session, max, this.askBudget);
+    // Lease a first block as the session starts, so its first requests need not miss out.
+    if (session.running) session.lease?.refill();
+  }
+
+  private readonly askBudget = async (id: string, max: number, want: number): Promise<number> => {
+    const client = this.client;
+    if (!client?.isReady) throw new Error('fleet: Redis not connected');
+    const granted = await client.eval(LEASE_SCRIPT, {
+      keys: [budgetKey(this.cfg)],
+      arguments: [id, String(max), String(want)],
+    });
+    return Number(granted);
+  };
 
   /** The engine's `ended` hook: a local stop or abort (operator or safety) reaches the fleet. */
   sessionEnded(session: Session, state: string, reason: string | null): void {
@@ -204,11 +225,13 @@ export class Fleet {
         return;
       }
       session = engine.create(parsed.value, id);
-      session.suspended = this.suspended;
+      this.adopt(session);
     }
     const live = session.running || session.state === 'created';
-    if (field.state === 'running' && session.state === 'created') engine.start(session);
-    else if (ENDED.has(field.state) && live) {
+    if (field.state === 'running' && session.state === 'created') {
+      engine.start(session);
+      this.adopt(session);
+    } else if (ENDED.has(field.state) && live) {
       session.end(field.state === 'aborted' ? 'aborted' : 'stopped', field.reason);
     } else if (field.state === 'deleted') {
       if (live) session.end('aborted', 'deleted');

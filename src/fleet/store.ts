@@ -30,6 +30,8 @@ export interface SessionField {
 export type Client = RedisClientType;
 
 export const docKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:control`;
+/** Injection budget granted so far, per fleet session id (`max_affected_requests`). */
+export const budgetKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:budget`;
 export const channel = (cfg: FleetConfig): string => `faultgate:${cfg.name}:changes`;
 
 const parse = <T>(text: string | undefined): T | undefined => {

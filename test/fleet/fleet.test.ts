@@ -145,3 +145,48 @@ describe('fleet mode: one control plane in Redis', () => {
     expect(bad).toEqual([]);
   });
 });
+
+describe('fleet mode: safety counted across the fleet', () => {
+  it('max_affected_requests: 100 across three loaded instances stays within the stated bound', async () => {
+    const redis = await startRedis();
+    const fleet = await fleetOf(3, redis.url);
+    const body = { ...errorSession, safety: { max_affected_requests: 100, cascade_threshold: 1000 } };
+    const created = await api(fleet[0]!.adminUrl, 'POST', '/chaos/sessions', body);
+    const id = created.json.id as string;
+    await api(fleet[0]!.adminUrl, 'POST', `/chaos/sessions/${id}/start`);
+    for (const x of fleet) {
+      await until(
+        async () => (await api(x.adminUrl, 'GET', `/chaos/sessions/${id}`)).json.state === 'running',
+        'running',
+      );
+    }
+    const CONCURRENCY = 4;
+    let injected = 0;
+    let done = false;
+    const worker = async (url: string) => {
+      for (let i = 0; i < 5000 && !done; i++) if ((await hit(url)).injected) injected++;
+    };
+    const load = Promise.all(fleet.flatMap((x) => Array.from({ length: CONCURRENCY }, () => worker(x.url))));
+    for (const x of fleet) {
+      await until(
+        async () => (await api(x.adminUrl, 'GET', `/chaos/sessions/${id}`)).json.state === 'aborted',
+        'fleet-wide max_affected abort',
+        20_000,
+      );
+    }
+    done = true;
+    await load;
+    // Grants are atomic in Redis: exactly the limit is handed out, never more.
+    const { createClient } = await import('redis');
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    expect(Number(await client.hGet('faultgate:t:budget', id))).toBe(100);
+    await client.close();
+    // Overshoot: requests decided before their fault acted (at most the in-flight requests of
+    // every instance); undershoot: tokens other instances still held (< 2 blocks of 5 each).
+    expect(injected).toBeLessThanOrEqual(100 + fleet.length * CONCURRENCY);
+    expect(injected).toBeGreaterThanOrEqual(100 - (fleet.length - 1) * 2 * 5);
+    const view = await api(fleet[1]!.adminUrl, 'GET', `/chaos/sessions/${id}`);
+    expect(view.json.abort_reason).toBe('max_affected_requests');
+  });
+});
