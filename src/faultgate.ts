@@ -11,7 +11,7 @@ import { type ConfigProblem, formatProblem, loadConfigFile } from './config/load
 import { type ConfigWatcher, restartNeeded, upstreamChanged, watchConfig } from './config/reload.js';
 import type { Config, FleetConfig } from './config/schema.js';
 import { FaultgateError } from './errors.js';
-import type { Fleet } from './fleet/index.js';
+import type { Fleet, OutcomeStream } from './fleet/index.js';
 import { IdentityResolver } from './identity/index.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
@@ -65,6 +65,8 @@ export class Faultgate {
   control: ControlPlane;
   /** Fleet mode (SPEC section 10): the link to the shared control plane in Redis. */
   private fleet: Fleet | undefined;
+  /** Fleet mode: finished exchanges, also sent to the fleet's Redis Stream. */
+  private outcomeStream: OutcomeStream | undefined;
   private readonly listenerSet: ListenerSet;
   private readonly adminServer: Server;
   private readonly adminState: AdminState;
@@ -163,7 +165,7 @@ export class Faultgate {
 
   /** Lazy: a standalone instance never loads the fleet code nor the Redis client. */
   private async joinFleet(cfg: FleetConfig): Promise<void> {
-    const { Fleet, FleetControl } = await import('./fleet/index.js');
+    const { Fleet, FleetControl, OutcomeStream, fleetReport } = await import('./fleet/index.js');
     const fleet = new Fleet(cfg, {
       engine: () => this.state.engine,
       config: () => this.state.config,
@@ -174,6 +176,16 @@ export class Faultgate {
     await fleet.start();
     this.control = new FleetControl(this.control as EngineControl, fleet);
     this.adminState.control = this.control;
+    const redis = () => fleet.redis;
+    this.outcomeStream = new OutcomeStream(cfg, this.tracker, redis, this.logger, this.metrics.registry);
+    this.env.outcomes = this.outcomeStream;
+    this.adminState.fleetReport = async () => {
+      const client = fleet.redis;
+      if (!client?.isReady) throw new Error('the fleet report needs Redis, which is unreachable now');
+      await this.outcomeStream?.flush();
+      const meta = { seed: this.state.engine.seed, configHash: this.configHash };
+      return fleetReport(client, cfg, this.state.config, meta);
+    };
   }
 
   private async bind(): Promise<void> {
@@ -340,6 +352,7 @@ export class Faultgate {
     await adminClosed;
     await Promise.all([this.env.agent, ...this.retiredAgents].map((a) => a.destroy()));
     this.tracker?.close();
+    await this.outcomeStream?.close();
     await this.fleet?.close();
     this.logger.flush?.();
   }

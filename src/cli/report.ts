@@ -13,11 +13,12 @@ import type { Report } from '../observe/report-model.js';
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9090';
 const FETCH_TIMEOUT_MS = 15_000;
 
-export const reportUsage = `Usage: faultgate report [--admin URL] [--format terminal|json|markdown|html] [--out PATH]
+export const reportUsage = `Usage: faultgate report [--admin URL] [--fleet] [--format terminal|json|markdown|html] [--out PATH]
 
   --admin URL     admin API of a running proxy (default ${DEFAULT_ADMIN_URL}; FAULTGATE_ADMIN_URL)
   --format F      terminal (default), json, markdown or html (FAULTGATE_FORMAT)
   --out PATH      write to PATH instead of stdout (FAULTGATE_OUT)
+  --fleet         the fleet report: every instance's exchanges from the fleet's Redis (fleet mode)
 FAULTGATE_ADMIN_TOKEN, when set, is sent as the bearer token.`;
 
 /** A problem the user can fix: printed as one line, exit code 2, no stack. */
@@ -38,6 +39,7 @@ function options(argv: string[], env: NodeJS.ProcessEnv) {
         admin: { type: 'string', default: env.FAULTGATE_ADMIN_URL || DEFAULT_ADMIN_URL },
         format: { type: 'string', short: 'f', default: env.FAULTGATE_FORMAT || 'terminal' },
         out: { type: 'string', short: 'o', default: env.FAULTGATE_OUT || undefined },
+        fleet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -47,7 +49,7 @@ function options(argv: string[], env: NodeJS.ProcessEnv) {
 }
 
 /** `<admin>/api/v1/report?format=json`, keeping a path prefix (an admin API behind an ingress). */
-export function reportUrl(admin: string): URL {
+export function reportUrl(admin: string, fleet = false): URL {
   let base: URL;
   try {
     base = new URL(admin.endsWith('/') ? admin : `${admin}/`);
@@ -56,7 +58,7 @@ export function reportUrl(admin: string): URL {
   }
   if (base.protocol !== 'http:' && base.protocol !== 'https:')
     throw new ReportCommandError(`--admin "${admin}" must be an http:// or https:// URL`);
-  return new URL('api/v1/report?format=json', base);
+  return new URL(`api/v1/report?format=json${fleet ? '&scope=fleet' : ''}`, base);
 }
 
 async function fetchReport(url: URL, token: string | undefined): Promise<Report> {
@@ -116,7 +118,10 @@ export async function reportCommand(argv: string[], io: ReportIo = process): Pro
     const format = opts.format;
     if (!isReportFormat(format))
       throw new ReportCommandError(`unknown format "${format}": use one of ${REPORT_FORMATS.join(', ')}`);
-    const report = await fetchReport(reportUrl(opts.admin), io.env.FAULTGATE_ADMIN_TOKEN || undefined);
+    const report = await fetchReport(
+      reportUrl(opts.admin, opts.fleet),
+      io.env.FAULTGATE_ADMIN_TOKEN || undefined,
+    );
     const color = !opts.out && io.stdout.isTTY === true && !io.env.NO_COLOR;
     const text = renderReport(report, format, { color });
     if (opts.out) {

@@ -108,6 +108,11 @@ export class Fleet {
     this.timer.unref();
   }
 
+  /** The command connection (undefined before start). */
+  get redis(): Client | undefined {
+    return this.client;
+  }
+
   newSessionId(): string {
     return `f-${randomBytes(6).toString('hex')}`;
   }

@@ -1,5 +1,7 @@
+import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { reportCommand } from '../../src/cli/report.js';
 import { configYaml, startFaultgate, startUpstream } from '../helpers/index.js';
 import { startRedis } from '../helpers/redis.js';
 
@@ -188,5 +190,65 @@ describe('fleet mode: safety counted across the fleet', () => {
     expect(injected).toBeGreaterThanOrEqual(100 - (fleet.length - 1) * 2 * 5);
     const view = await api(fleet[1]!.adminUrl, 'GET', `/chaos/sessions/${id}`);
     expect(view.json.abort_reason).toBe('max_affected_requests');
+  });
+});
+
+describe('fleet mode: one recovery picture', () => {
+  it('a failure through A and its retry through B are one recovered incident in the fleet report', async () => {
+    const redis = await startRedis();
+    let calls = 0;
+    // A real upstream failure first, then success: the agent's retry goes through another replica.
+    const up = await startUpstream((_req, res) => {
+      res.statusCode = ++calls === 1 ? 503 : 200;
+      res.end('x');
+    });
+    const extra = (i: number) => `${base}fleet: { redis: "${redis.url}", name: r, instance: i${i} }\n`;
+    const [a, b, c] = [
+      await startFaultgate(configYaml({ upstream: up.url }, extra(0))),
+      await startFaultgate(configYaml({ upstream: up.url }, extra(1))),
+      await startFaultgate(configYaml({ upstream: up.url }, extra(2))),
+    ];
+    for (const x of [a, b, c])
+      await until(async () => (await readyFleet(x.adminUrl)).fleet.state === 'connected', 'connected');
+    expect((await hit(a.url)).status).toBe(503);
+    expect((await hit(b.url)).status).toBe(200);
+
+    const local = async (url: string, q = '') =>
+      (await (await request(`${url}/api/v1/report?format=json${q}`)).body.json()) as {
+        overall: { incidents: number; recovered: number; unrecovered: number; mttr_s: number | null };
+      };
+    // Each instance alone sees half the story.
+    expect((await local(a.adminUrl)).overall).toMatchObject({ incidents: 1, recovered: 0 });
+    expect((await local(b.adminUrl)).overall.incidents).toBe(0);
+    let fleet = await local(c.adminUrl, '&scope=fleet');
+    await until(async () => {
+      fleet = await local(c.adminUrl, '&scope=fleet');
+      return fleet.overall.recovered === 1;
+    }, 'fleet report with both exchanges');
+    expect(fleet.overall).toMatchObject({ incidents: 1, recovered: 1, unrecovered: 0 });
+    expect(fleet.overall.mttr_s).toBeGreaterThanOrEqual(0);
+
+    // The CLI: `faultgate report --fleet` asks for the same report.
+    let out = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        out += chunk.toString();
+        cb();
+      },
+    });
+    const code = await reportCommand(['--admin', a.adminUrl, '--fleet', '--format', 'json'], {
+      env: {},
+      stdout: sink,
+      stderr: sink,
+    });
+    expect(code).toBe(0);
+    expect((JSON.parse(out) as typeof fleet).overall).toMatchObject({ incidents: 1, recovered: 1 });
+
+    const standalone = await startFaultgate(configYaml({ upstream: up.url }, base));
+    const res = await request(`${standalone.adminUrl}/api/v1/report?scope=fleet`);
+    expect(res.statusCode).toBe(404);
+    expect(((await res.body.json()) as { error: { code: string } }).error.code).toBe(
+      'FAULTGATE_ERR_NOT_FOUND',
+    );
   });
 });
