@@ -118,7 +118,10 @@ export class Faultgate {
       }),
     };
     // Real upstream failures feed every running session's cascade detection.
-    this.metrics.upstreamErrorListener = () => this.state.engine.upstreamFailure();
+    this.metrics.upstreamErrorListener = () => {
+      this.state.engine.upstreamFailure();
+      this.fleet?.upstreamFailure();
+    };
     let requestId = 0;
     this.env = {
       state: () => this.state,

@@ -186,6 +186,12 @@ export class Session implements ExperimentOwner {
     this.trip('max_affected_requests', 'max_affected');
   }
 
+  /** Real upstream failures counted across the fleet went over `cascade_threshold`. */
+  fleetCascade(): void {
+    const { safety } = this.input;
+    if (safety.auto_abort_on_cascade) this.trip('cascade', 'cascade');
+  }
+
   /** A safety rule tripped: abort, log and count it. */
   private trip(reason: string, cause: StopCause): void {
     if (!this.running) return;

@@ -10,6 +10,7 @@ import type { Logger } from '../observe/logger.js';
 import {
   budgetKey,
   type ChaosField,
+  cascadeKey,
   type Client,
   channel,
   decodeDoc,
@@ -42,6 +43,8 @@ export class Fleet {
   private readonly pending: PendingWrites;
   /** Fleet sessions this instance knows, as last stored (their body re-creates them). */
   private readonly known = new Map<string, SessionField>();
+  /** Real upstream failures per running fleet session, not yet added to the fleet's count. */
+  private readonly failures = new Map<string, number>();
   private epoch: number | undefined;
   private appliedV = -1;
   private applying = false;
@@ -100,6 +103,7 @@ export class Fleet {
     let n = 0;
     this.timer = setInterval(() => {
       this.checkSuspend();
+      void this.flushFailures();
       if (++n * tick >= RESYNC_MS) {
         n = 0;
         void this.pending.flush().then(() => this.sync());
@@ -165,6 +169,38 @@ export class Fleet {
     });
     return Number(granted);
   };
+
+  /**
+   * A real upstream failure here: counted for every running fleet session, sent to Redis in
+   * batches (each tick), where the fleet's total decides a cascade abort.
+   */
+  upstreamFailure(): void {
+    const engine = this.deps.engine();
+    for (const id of this.known.keys()) {
+      if (engine.sessions.get(id)?.running) this.failures.set(id, (this.failures.get(id) ?? 0) + 1);
+    }
+  }
+
+  private async flushFailures(): Promise<void> {
+    const client = this.client;
+    if (this.failures.size === 0 || !client?.isReady) return;
+    const batch = [...this.failures];
+    this.failures.clear();
+    try {
+      const pipe = client.multi();
+      for (const [id, n] of batch) pipe.hIncrBy(cascadeKey(this.cfg), id, n);
+      const totals = await pipe.execAsPipeline();
+      batch.forEach(([id], i) => {
+        const session = this.deps.engine().sessions.get(id);
+        if (session?.running && Number(totals[i]) > session.input.safety.cascade_threshold) {
+          session.fleetCascade();
+        }
+      });
+    } catch {
+      // Counted again next tick (bounded: one number per fleet session).
+      for (const [id, n] of batch) this.failures.set(id, (this.failures.get(id) ?? 0) + n);
+    }
+  }
 
   /** The engine's `ended` hook: a local stop or abort (operator or safety) reaches the fleet. */
   sessionEnded(session: Session, state: string, reason: string | null): void {

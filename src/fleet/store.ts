@@ -32,6 +32,8 @@ export type Client = RedisClientType;
 export const docKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:control`;
 /** Injection budget granted so far, per fleet session id (`max_affected_requests`). */
 export const budgetKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:budget`;
+/** Real upstream failures seen by the whole fleet, per fleet session id (cascade detection). */
+export const cascadeKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:cascade`;
 export const channel = (cfg: FleetConfig): string => `faultgate:${cfg.name}:changes`;
 
 const parse = <T>(text: string | undefined): T | undefined => {

@@ -252,3 +252,41 @@ describe('fleet mode: one recovery picture', () => {
     );
   });
 });
+
+describe('fleet mode: cascade detection across the fleet', () => {
+  it('real upstream failures add up across instances: over cascade_threshold, the session aborts everywhere', async () => {
+    const redis = await startRedis();
+    const up = await startUpstream((_req, res) => {
+      res.statusCode = 500;
+      res.end('down');
+    });
+    const fleet = [];
+    for (let i = 0; i < 3; i++) {
+      const extra = `${base}fleet: { redis: "${redis.url}", name: c, instance: i${i}, suspend_after_ms: 300 }\n`;
+      fleet.push(await startFaultgate(configYaml({ upstream: up.url }, extra)));
+    }
+    const body = {
+      ...errorSession,
+      experiments: [{ name: 'never', type: 'error', probability: 0, config: { status: 503 } }],
+      safety: { max_affected_requests: 0, cascade_threshold: 10 },
+    };
+    const created = await api(fleet[0]!.adminUrl, 'POST', '/chaos/sessions', body);
+    const id = created.json.id as string;
+    await api(fleet[0]!.adminUrl, 'POST', `/chaos/sessions/${id}/start`);
+    for (const x of fleet) {
+      await until(
+        async () => (await api(x.adminUrl, 'GET', `/chaos/sessions/${id}`)).json.state === 'running',
+        'running',
+      );
+    }
+    // 4 real failures per instance: under the threshold on each, 12 > 10 for the fleet.
+    for (const x of fleet) for (let i = 0; i < 4; i++) expect((await hit(x.url)).status).toBe(500);
+    for (const x of fleet) {
+      await until(
+        async () => (await api(x.adminUrl, 'GET', `/chaos/sessions/${id}`)).json.state === 'aborted',
+        'cascade abort',
+      );
+      expect((await api(x.adminUrl, 'GET', `/chaos/sessions/${id}`)).json.abort_reason).toBe('cascade');
+    }
+  });
+});
