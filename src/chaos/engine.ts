@@ -189,6 +189,10 @@ export class ChaosEngine {
     let experiments: ExperimentDiff;
     if (current?.running) {
       experiments = current.reconfigure(defaultInput(config));
+      // A new or changed experiment starts fresh, its schedule window included.
+      const fresh = new Set([...experiments.added, ...experiments.changed]);
+      const now = this.now();
+      for (const exp of current.experiments) if (fresh.has(exp.name)) exp.startedAt = now;
     } else if (this.abortState || current?.state === 'aborted') {
       // An abort sticks (even once a session start re-armed chaos): only resume re-creates
       // `default`. The diff says what resume would start.
@@ -299,7 +303,7 @@ export class ChaosEngine {
       if (session?.needsTrace && trace === null) trace = headers ? this.traceOf(headers) : undefined;
       if (
         !session?.running ||
-        !exp.activeAt(now - (this.clockStart.get(session) ?? now)) ||
+        !exp.activeAt(now - (exp.startedAt ?? this.clockStart.get(session) ?? now)) ||
         !session.admits(agent, tenant, tool, trace ?? undefined) ||
         !exp.targetsPeer(agent, tenant) ||
         !exp.inCohort(this.seed, agent, tenant)

@@ -47,6 +47,11 @@ export class CompiledExperiment {
   private readonly probability: number | undefined;
   private readonly afterMs: number;
   private readonly untilMs: number;
+  /**
+   * Set (in the engine's clock) when a reload added or changed this experiment in a running
+   * session: its schedule window counts from then, not from the session's start.
+   */
+  startedAt: number | undefined;
 
   /** `session`: the session the experiment belongs to; none for a header override. */
   constructor(

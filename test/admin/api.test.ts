@@ -268,6 +268,22 @@ describe('abort-all and level', () => {
     expect((await call(admin, 'POST', '/api/v1/chaos/abort-all', {})).body.aborted).toEqual([]);
   });
 
+  it('resume: no body or {} re-arms and answers the session and the chaos status; anything else is 400', async () => {
+    const admin = await startAdmin();
+    await call(admin, 'POST', '/api/v1/chaos/abort-all', { reason: 'pager' });
+    expect((await call(admin, 'GET', '/api/v1/chaos/level')).body).toMatchObject({
+      aborted: true,
+      abort_reason: 'pager',
+    });
+    const bad = await call(admin, 'POST', '/api/v1/chaos/resume', { force: true });
+    expectError(bad, 400, 'FAULTGATE_ERR_BAD_REQUEST');
+    const res = await call(admin, 'POST', '/api/v1/chaos/resume');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ resumed: { id: 'default', state: 'running' }, aborted: false });
+    expect((await call(admin, 'POST', '/api/v1/chaos/resume', {})).status).toBe(200);
+    expect((await call(admin, 'GET', '/api/v1/chaos/resume')).status).toBe(405);
+  });
+
   it('400 for a bad abort-all body', async () => {
     const admin = await startAdmin();
     const res = await call(admin, 'POST', '/api/v1/chaos/abort-all', { reason: 5, why: 'x' });

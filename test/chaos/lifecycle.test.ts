@@ -89,3 +89,30 @@ describe('abort and resume in the engine', () => {
     expect(engine.sessions.get('default')!.experiments[0]).toBe(before);
   });
 });
+
+describe('schedules across reloads', () => {
+  it("a changed experiment's schedule counts from the reload; a kept one from the session start", () => {
+    let now = 0;
+    const scheduled = (after: number, status = 503) => `experiments:
+  - { name: later, type: error, probability: 1, config: { status: [${status}] }, schedule: { after_s: ${after} } }
+`;
+    const yaml = (exp: string) => {
+      const r = parseConfig(
+        't.yaml',
+        `version: 1\nlisteners: [{ name: main, listen: "127.0.0.1:0" }]\n${exp}`,
+        {},
+      );
+      if (!r.ok) throw new Error('bad config');
+      return r.config;
+    };
+    const engine = new ChaosEngine(yaml(scheduled(10)), () => now);
+    now = 10_000;
+    expect(fires(engine)).toBe(true);
+    engine.reconfigure(yaml(scheduled(10)));
+    expect(fires(engine)).toBe(true); // kept: still 10 s after the session start
+    engine.reconfigure(yaml(scheduled(10, 500)));
+    expect(fires(engine)).toBe(false); // changed: 10 s after this reload
+    now = 20_000;
+    expect(fires(engine)).toBe(true);
+  });
+});
