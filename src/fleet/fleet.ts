@@ -49,6 +49,9 @@ export class Fleet {
   private appliedV = -1;
   private applying = false;
   private downSince: number | undefined = Date.now();
+  /** Last answer to a heartbeat: a hung Redis keeps its socket open but stops answering. */
+  private lastPong = Date.now();
+  private pinging = false;
   private suspended = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -102,6 +105,7 @@ export class Fleet {
     const tick = Math.min(500, Math.max(50, Math.floor(this.cfg.suspend_after_ms / 4)));
     let n = 0;
     this.timer = setInterval(() => {
+      this.heartbeat();
       this.checkSuspend();
       void this.flushFailures();
       if (++n * tick >= RESYNC_MS) {
@@ -280,9 +284,9 @@ export class Fleet {
     }
   }
 
-  private down(): void {
+  private down(since = Date.now()): void {
     if (this.downSince !== undefined || this.closed) return;
-    this.downSince = Date.now();
+    this.downSince = since;
     this.connected.set(0);
     this.deps.logger.warn(
       { fleet: this.cfg.name },
@@ -292,10 +296,34 @@ export class Fleet {
 
   private up(): void {
     this.downSince = undefined;
+    this.lastPong = Date.now();
     this.connected.set(1);
     if (this.suspended) this.setSuspended(false);
     this.deps.logger.info({ fleet: this.cfg.name, instance: this.cfg.instance }, 'fleet: connected to Redis');
     void this.pending.flush().then(() => this.sync());
+  }
+
+  /** One PING in flight at a time; a Redis that answers none for suspend_after_ms is down. */
+  private heartbeat(): void {
+    const client = this.client;
+    if (!client?.isReady || this.pinging) {
+      // Down since the last answer: suspension comes suspend_after_ms after Redis went quiet.
+      if (this.pinging && Date.now() - this.lastPong > this.cfg.suspend_after_ms / 2)
+        this.down(this.lastPong);
+      return;
+    }
+    this.pinging = true;
+    client
+      .ping()
+      .then(() => {
+        this.lastPong = Date.now();
+        // The link came back without a reconnect (a slow or paused Redis).
+        if (this.downSince !== undefined && client.isReady) this.up();
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.pinging = false;
+      });
   }
 
   private checkSuspend(): void {

@@ -14,7 +14,7 @@ async function fleetOf(n: number, redisUrl: string, fleet = '') {
   const up = await startUpstream((_req, res) => res.end('ok'));
   const out = [];
   for (let i = 0; i < n; i++) {
-    const extra = `${base}fleet: { redis: "${redisUrl}", name: t, instance: i${i}, suspend_after_ms: 300${fleet} }\n`;
+    const extra = `${base}fleet: { redis: "${redisUrl}", name: t, instance: i${i}, suspend_after_ms: 1000${fleet} }\n`;
     out.push(await startFaultgate(configYaml({ upstream: up.url }, extra)));
   }
   return out;
@@ -262,7 +262,7 @@ describe('fleet mode: cascade detection across the fleet', () => {
     });
     const fleet = [];
     for (let i = 0; i < 3; i++) {
-      const extra = `${base}fleet: { redis: "${redis.url}", name: c, instance: i${i}, suspend_after_ms: 300 }\n`;
+      const extra = `${base}fleet: { redis: "${redis.url}", name: c, instance: i${i}, suspend_after_ms: 1000 }\n`;
       fleet.push(await startFaultgate(configYaml({ upstream: up.url }, extra)));
     }
     const body = {
@@ -288,5 +288,25 @@ describe('fleet mode: cascade detection across the fleet', () => {
       );
       expect((await api(x.adminUrl, 'GET', `/chaos/sessions/${id}`)).json.abort_reason).toBe('cascade');
     }
+  });
+});
+
+describe('fleet mode: a hung Redis', () => {
+  it('a Redis that stops answering (SIGSTOP) suspends fleet chaos, traffic untouched; SIGCONT resumes it', async () => {
+    const redis = await startRedis();
+    const [a] = await fleetOf(1, redis.url);
+    const created = await api(a!.adminUrl, 'POST', '/chaos/sessions', errorSession);
+    await api(a!.adminUrl, 'POST', `/chaos/sessions/${created.json.id as string}/start`);
+    await until(async () => (await hit(a!.url)).status === 503, 'injection');
+    redis.pause();
+    await until(async () => (await readyFleet(a!.adminUrl)).fleet.suspended, 'suspended while Redis hangs');
+    expect(await readyFleet(a!.adminUrl)).toEqual({
+      status: 200,
+      fleet: expect.objectContaining({ state: 'degraded', suspended: true }),
+    });
+    expect(await hit(a!.url)).toEqual({ status: 200, injected: false });
+    redis.unpause();
+    await until(async () => !(await readyFleet(a!.adminUrl)).fleet.suspended, 'resumed', 10_000);
+    await until(async () => (await hit(a!.url)).status === 503, 'injection again');
   });
 });

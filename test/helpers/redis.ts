@@ -10,6 +10,9 @@ export interface TestRedis {
   port: number;
   url: string;
   stop(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a hung Redis that keeps its sockets open but answers nothing. */
+  pause(): void;
+  unpause(): void;
   /** Starts again on the same port (after stop), as a restarted Redis would. */
   restart(): Promise<void>;
 }
@@ -65,6 +68,8 @@ export async function startRedis(): Promise<TestRedis> {
     stop: async () => {
       if (child) await stopChild(child);
     },
+    pause: () => process.kill(child!.pid!, 'SIGSTOP'),
+    unpause: () => process.kill(child!.pid!, 'SIGCONT'),
     restart: async () => {
       for (let attempt = 0; attempt < 50; attempt++) {
         child = await launch(port, dir);
@@ -75,6 +80,8 @@ export async function startRedis(): Promise<TestRedis> {
     },
   };
   onTestFinished(async () => {
+    // A stopped process must be continued to die of SIGKILL promptly everywhere.
+    if (child?.exitCode === null && child.signalCode === null) redis.unpause();
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
   });
