@@ -4,13 +4,12 @@ import type { FleetStatus } from '../chaos/control.js';
 import type { ChaosEngine } from '../chaos/engine.js';
 import type { Session } from '../chaos/session.js';
 import { parseSessionBody } from '../chaos/session-schema.js';
-import { BudgetLease, LEASE_SCRIPT } from './lease.js';
+import { CascadeCounter } from './cascade.js';
+import { type AskBudget, askBudget, BudgetLease } from './lease.js';
 import type { Config, FleetConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import {
-  budgetKey,
   type ChaosField,
-  cascadeKey,
   type Client,
   channel,
   decodeDoc,
@@ -43,8 +42,7 @@ export class Fleet {
   private readonly pending: PendingWrites;
   /** Fleet sessions this instance knows, as last stored (their body re-creates them). */
   private readonly known = new Map<string, SessionField>();
-  /** Real upstream failures per running fleet session, not yet added to the fleet's count. */
-  private readonly failures = new Map<string, number>();
+  private readonly cascade: CascadeCounter;
   private epoch: number | undefined;
   private appliedV = -1;
   private applying = false;
@@ -62,6 +60,7 @@ export class Fleet {
     readonly cfg: FleetConfig,
     private readonly deps: FleetDeps,
   ) {
+    this.cascade = new CascadeCounter(cfg, (id) => deps.engine().sessions.get(id));
     this.pending = new PendingWrites(
       () => this.client,
       cfg,
@@ -107,7 +106,7 @@ export class Fleet {
     this.timer = setInterval(() => {
       this.heartbeat();
       this.checkSuspend();
-      void this.flushFailures();
+      void this.cascade.flush(this.client);
       if (++n * tick >= RESYNC_MS) {
         n = 0;
         void this.pending.flush().then(() => this.sync());
@@ -164,46 +163,12 @@ export class Fleet {
     if (session.running) session.lease?.refill();
   }
 
-  private readonly askBudget = async (id: string, max: number, want: number): Promise<number> => {
-    const client = this.client;
-    if (!client?.isReady) throw new Error('fleet: Redis not connected');
-    const granted = await client.eval(LEASE_SCRIPT, {
-      keys: [budgetKey(this.cfg)],
-      arguments: [id, String(max), String(want)],
-    });
-    return Number(granted);
-  };
+  private readonly askBudget: AskBudget = (id, max, want) => askBudget(this.client, this.cfg, id, max, want);
 
-  /**
-   * A real upstream failure here: counted for every running fleet session, sent to Redis in
-   * batches (each tick), where the fleet's total decides a cascade abort.
-   */
+  /** A real upstream failure here: counted for every running fleet session (cascade). */
   upstreamFailure(): void {
     const engine = this.deps.engine();
-    for (const id of this.known.keys()) {
-      if (engine.sessions.get(id)?.running) this.failures.set(id, (this.failures.get(id) ?? 0) + 1);
-    }
-  }
-
-  private async flushFailures(): Promise<void> {
-    const client = this.client;
-    if (this.failures.size === 0 || !client?.isReady) return;
-    const batch = [...this.failures];
-    this.failures.clear();
-    try {
-      const pipe = client.multi();
-      for (const [id, n] of batch) pipe.hIncrBy(cascadeKey(this.cfg), id, n);
-      const totals = await pipe.execAsPipeline();
-      batch.forEach(([id], i) => {
-        const session = this.deps.engine().sessions.get(id);
-        if (session?.running && Number(totals[i]) > session.input.safety.cascade_threshold) {
-          session.fleetCascade();
-        }
-      });
-    } catch {
-      // Counted again next tick (bounded: one number per fleet session).
-      for (const [id, n] of batch) this.failures.set(id, (this.failures.get(id) ?? 0) + n);
-    }
+    for (const id of this.known.keys()) if (engine.sessions.get(id)?.running) this.cascade.add(id);
   }
 
   /** The engine's `ended` hook: a local stop or abort (operator or safety) reaches the fleet. */

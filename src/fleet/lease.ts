@@ -1,4 +1,6 @@
 import type { InjectionLease, Session } from '../chaos/session.js';
+import type { FleetConfig } from '../config/schema.js';
+import { budgetKey, type Client } from './store.js';
 
 /**
  * Grants up to `want` of the fleet's remaining budget for one session, atomically: the sum of
@@ -17,6 +19,22 @@ export const blockSize = (max: number): number => Math.max(1, Math.min(50, Math.
 const RETRY_MS = 250;
 
 export type AskBudget = (sessionId: string, max: number, want: number) => Promise<number>;
+
+/** One grant from the fleet's budget; rejects when Redis is not connected (no token then). */
+export async function askBudget(
+  client: Client | undefined,
+  cfg: FleetConfig,
+  id: string,
+  max: number,
+  want: number,
+): Promise<number> {
+  if (!client?.isReady) throw new Error('fleet: Redis not connected');
+  const granted = await client.eval(LEASE_SCRIPT, {
+    keys: [budgetKey(cfg)],
+    arguments: [id, String(max), String(want)],
+  });
+  return Number(granted);
+}
 
 /**
  * A session's share of the fleet's `max_affected_requests`. The data path only reads and
