@@ -67,6 +67,7 @@ export class Faultgate {
   private fleet: Fleet | undefined;
   /** Fleet mode: finished exchanges, also sent to the fleet's Redis Stream. */
   private outcomeStream: OutcomeStream | undefined;
+  private fleetWithin: ((p: Promise<unknown>, ms: number) => Promise<void>) | undefined;
   private readonly listenerSet: ListenerSet;
   private readonly adminServer: Server;
   private readonly adminState: AdminState;
@@ -168,7 +169,8 @@ export class Faultgate {
 
   /** Lazy: a standalone instance never loads the fleet code nor the Redis client. */
   private async joinFleet(cfg: FleetConfig): Promise<void> {
-    const { Fleet, FleetControl, OutcomeStream, fleetReport } = await import('./fleet/index.js');
+    const { Fleet, FleetControl, OutcomeStream, fleetReport, within } = await import('./fleet/index.js');
+    this.fleetWithin = within;
     const fleet = new Fleet(cfg, {
       engine: () => this.state.engine,
       config: () => this.state.config,
@@ -355,7 +357,7 @@ export class Faultgate {
     await adminClosed;
     await Promise.all([this.env.agent, ...this.retiredAgents].map((a) => a.destroy()));
     this.tracker?.close();
-    await this.outcomeStream?.close();
+    await this.outcomeStream?.close((p) => this.fleetWithin!(p, 1000));
     await this.fleet?.close();
     this.logger.flush?.();
   }

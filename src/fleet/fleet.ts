@@ -22,6 +22,19 @@ import {
 /** A versioned full resync this often: a lost message or a restarted instance converges. */
 export const RESYNC_MS = 2000;
 
+/** How long shutdown waits for Redis (last writes, QUIT) before it lets go. */
+const CLOSE_MS = 1000;
+
+/** Settles when `p` does or after `ms`, whichever is first; never rejects. */
+export async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((r) => {
+    timer = setTimeout(r, ms);
+  });
+  await Promise.race([p.catch(() => {}), timeout]);
+  clearTimeout(timer);
+}
+
 export interface FleetDeps {
   engine(): ChaosEngine;
   config(): Config;
@@ -313,10 +326,16 @@ export class Fleet {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    await Promise.allSettled([this.pending.flush()]);
+    // A hung Redis must not hang the shutdown: the last writes get a bounded chance.
+    await within(this.pending.flush(), CLOSE_MS);
     for (const c of [this.sub, this.client]) {
-      if (c?.isOpen) await c.quit().catch(() => c.destroy());
-      else c?.destroy();
+      // Reconnecting or never connected: destroy stops the retries; quit only when it can send.
+      try {
+        if (c?.isReady) await within(c.quit(), CLOSE_MS);
+        if (c?.isOpen) c.destroy();
+      } catch {
+        // Already closed.
+      }
     }
   }
 }

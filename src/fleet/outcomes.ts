@@ -75,9 +75,10 @@ export class OutcomeStream implements OutcomeSink {
     }
   }
 
-  async close(): Promise<void> {
+  /** The last batch gets a bounded chance (`within`): a hung Redis never hangs the shutdown. */
+  async close(within: (p: Promise<unknown>) => Promise<void>): Promise<void> {
     clearInterval(this.timer);
-    await this.flush();
+    await within(this.flush());
   }
 }
 
