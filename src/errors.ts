@@ -26,6 +26,7 @@ export const errorCodes = {
   FAULTGATE_ERR_CONFIG: { status: 400, message: 'invalid configuration' },
   FAULTGATE_ERR_CA: { status: 500, message: 'the interception CA is missing, unreadable or not writable' },
   FAULTGATE_ERR_INTERNAL: { status: 500, message: 'internal error' },
+  FAULTGATE_ERR_FLEET_UNAVAILABLE: { status: 503, message: 'the fleet Redis is unreachable' },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -5,13 +5,14 @@ import type { Socket } from 'node:net';
 import type { Agent } from 'undici';
 import { type AdminState, createAdminServer } from './admin/server.js';
 import { isLoopback, listenOn } from './net.js';
-import type { ReloadAnswer } from './chaos/control.js';
+import type { ControlPlane, ReloadAnswer } from './chaos/control.js';
 import { EngineControl } from './chaos/control-plane.js';
 import { type ChaosChange, ChaosEngine } from './chaos/engine.js';
 import { type ConfigProblem, formatProblem, loadConfigFile } from './config/load.js';
 import { type ConfigWatcher, restartNeeded, upstreamChanged, watchConfig } from './config/reload.js';
-import type { Config } from './config/schema.js';
+import type { Config, FleetConfig } from './config/schema.js';
 import { FaultgateError } from './errors.js';
+import type { Fleet, OutcomeStream } from './fleet/index.js';
 import { IdentityResolver } from './identity/index.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
@@ -62,8 +63,13 @@ export class Faultgate {
   /** The recovery tracker (incidents, MTTR, availability), unless `tracking.enabled` is false. */
   readonly tracker: RecoveryTracker | undefined;
   private configHash: string;
-  /** Sessions, level and reload, as the admin API drives them. */
-  readonly control: EngineControl;
+  /** Sessions, level and reload, as the admin API drives them (through Redis in fleet mode). */
+  control: ControlPlane;
+  /** Fleet mode (SPEC section 10): the link to the shared control plane in Redis. */
+  private fleet: Fleet | undefined;
+  /** Fleet mode: finished exchanges, also sent to the fleet's Redis Stream. */
+  private outcomeStream: OutcomeStream | undefined;
+  private fleetWithin: ((p: Promise<unknown>, ms: number) => Promise<void>) | undefined;
   private readonly listenerSet: ListenerSet;
   private readonly adminServer: Server;
   private readonly adminState: AdminState;
@@ -109,11 +115,17 @@ export class Faultgate {
         logger: this.logger,
         active: (name, on) => this.metrics.sessionActive.labels(name).set(on ? 1 : 0),
         safetyAbort: (name, reason) => this.metrics.safetyAborts.labels(name, reason).inc(),
-        ended: (session, _state, cause) => this.metrics.sessionAborts.labels(session.name, cause).inc(),
+        ended: (session, state, cause) => {
+          this.metrics.sessionAborts.labels(session.name, cause).inc();
+          this.fleet?.sessionEnded(session, state, session.abortReason);
+        },
       }),
     };
     // Real upstream failures feed every running session's cascade detection.
-    this.metrics.upstreamErrorListener = () => this.state.engine.upstreamFailure();
+    this.metrics.upstreamErrorListener = () => {
+      this.state.engine.upstreamFailure();
+      this.fleet?.upstreamFailure();
+    };
     // One abort listener per fault in flight: hundreds are normal, not a leak (each is removed when its fault ends).
     setMaxListeners(0, this.stopping.signal);
     let requestId = 0;
@@ -149,6 +161,7 @@ export class Faultgate {
   static async start(config: Config, options: StartOptions = {}): Promise<Faultgate> {
     const fg = new Faultgate(config, options);
     try {
+      if (config.fleet) await fg.joinFleet(config.fleet);
       await fg.bind();
     } catch (err) {
       await fg.close();
@@ -158,6 +171,32 @@ export class Faultgate {
       fg.watcher = watchConfig(options.configPath, () => void fg.reload('watch'), { logger: fg.logger });
     }
     return fg;
+  }
+
+  /** Lazy: a standalone instance never loads the fleet code nor the Redis client. */
+  private async joinFleet(cfg: FleetConfig): Promise<void> {
+    const { Fleet, FleetControl, OutcomeStream, fleetReport, within } = await import('./fleet/index.js');
+    this.fleetWithin = within;
+    const fleet = new Fleet(cfg, {
+      engine: () => this.state.engine,
+      config: () => this.state.config,
+      logger: this.logger,
+      registry: this.metrics.registry,
+    });
+    this.fleet = fleet;
+    await fleet.start();
+    this.control = new FleetControl(this.control as EngineControl, fleet);
+    this.adminState.control = this.control;
+    const redis = () => fleet.redis;
+    this.outcomeStream = new OutcomeStream(cfg, this.tracker, redis, this.logger, this.metrics.registry);
+    this.env.outcomes = this.outcomeStream;
+    this.adminState.fleetReport = async () => {
+      const client = fleet.redis;
+      if (!client?.isReady) throw new Error('the fleet report needs Redis, which is unreachable now');
+      await this.outcomeStream?.flush();
+      const meta = { seed: this.state.engine.seed, configHash: this.configHash };
+      return fleetReport(client, cfg, this.state.config, meta);
+    };
   }
 
   private async bind(): Promise<void> {
@@ -334,6 +373,8 @@ export class Faultgate {
     await adminClosed;
     await Promise.all([this.env.agent, ...this.retiredAgents].map((a) => a.destroy()));
     this.tracker?.close();
+    await this.outcomeStream?.close((p) => this.fleetWithin!(p, 1000));
+    await this.fleet?.close();
     this.logger.flush?.();
   }
 }

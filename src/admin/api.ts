@@ -15,6 +15,8 @@ import { serveReport } from './report-route.js';
 export interface ApiOptions {
   /** Builds the current report for `GET /api/v1/report`; without it that route answers 404. */
   report?: (() => Report) | undefined;
+  /** Fleet mode: builds `GET /api/v1/report?scope=fleet` from the fleet's outcome stream. */
+  fleetReport?: (() => Promise<Report>) | undefined;
   /** Largest accepted request body (default 64 KiB); larger ones get 413. */
   maxBodyBytes?: number;
 }
@@ -204,7 +206,7 @@ const routes: Record<string, Partial<Record<Method, Handler>>> = {
   },
   '/api/v1/reload': { POST: reload },
   '/api/v1/report': {
-    GET: ({ req, res, opts }) => serveReport(req, res, opts.report),
+    GET: ({ req, res, opts }) => serveReport(req, res, opts.report, opts.fleetReport),
   },
   '{id}': {
     GET: getSession,

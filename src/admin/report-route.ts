@@ -26,11 +26,12 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
   res.end(body);
 }
 
-export function serveReport(
+export async function serveReport(
   req: IncomingMessage,
   res: ServerResponse,
   build: (() => Report) | undefined,
-): void {
+  buildFleet?: () => Promise<Report>,
+): Promise<void> {
   const query = new URL(req.url ?? '/', 'http://admin').searchParams;
   const format = query.get('format') ?? 'json';
   if (!isReportFormat(format)) {
@@ -38,13 +39,31 @@ export function serveReport(
     sendError(res, 'FAULTGATE_ERR_BAD_REQUEST', detail, { headers: NO_STORE });
     return;
   }
-  if (!build) {
+  const scope = query.get('scope') ?? 'instance';
+  if (scope !== 'instance' && scope !== 'fleet') {
+    const detail = `unknown report scope "${scope}": use instance or fleet`;
+    sendError(res, 'FAULTGATE_ERR_BAD_REQUEST', detail, { headers: NO_STORE });
+    return;
+  }
+  if (scope === 'fleet' && !buildFleet) {
+    const detail = 'the fleet report needs fleet mode (the `fleet` config key)';
+    sendError(res, 'FAULTGATE_ERR_NOT_FOUND', detail, { headers: NO_STORE });
+    return;
+  }
+  if (scope === 'instance' && !build) {
     const detail = 'reports are not available: this instance has no recovery tracker';
     sendError(res, 'FAULTGATE_ERR_NOT_FOUND', detail, { headers: NO_STORE });
     return;
   }
+  let report: Report;
+  try {
+    report = scope === 'fleet' ? await buildFleet!() : build!();
+  } catch (err) {
+    sendError(res, 'FAULTGATE_ERR_FLEET_UNAVAILABLE', (err as Error).message, { headers: NO_STORE });
+    return;
+  }
   const color = format === 'terminal' && ['1', 'true'].includes(query.get('color') ?? '');
-  const body = renderReport(build(), format, { color });
+  const body = renderReport(report, format, { color });
   const headers: Record<string, string> = { 'content-type': REPORT_CONTENT_TYPES[format] };
   if (format === 'html') headers['content-security-policy'] = HTML_CSP;
   send(res, 200, headers, body);

@@ -12,6 +12,8 @@ export interface AdminState {
   ready(): boolean;
   /** Builds the current report (the recovery tracker); without it the report route answers 404. */
   report?: () => Report;
+  /** Fleet mode: the fleet report (`?scope=fleet`), folded from the shared outcome stream. */
+  fleetReport?: () => Promise<Report>;
   /** Sessions, level, reload: the `/api/v1/chaos/*` and `/api/v1/reload` routes answer 404 without it. */
   control?: ControlPlane;
   /**
@@ -41,7 +43,7 @@ async function handle(state: AdminState, req: IncomingMessage, res: ServerRespon
   if (path === '/api' || path.startsWith('/api/')) {
     // Before routing, so an unauthenticated caller learns nothing, not even which routes exist.
     if (!isAuthorized(req, state.token)) return sendUnauthorized(res);
-    return handleApi(req, res, state.control, { report: state.report });
+    return handleApi(req, res, state.control, { report: state.report, fleetReport: state.fleetReport });
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     sendError(res, 'FAULTGATE_ERR_NOT_FOUND', `${req.method} is not allowed on ${path}`, { status: 405 });

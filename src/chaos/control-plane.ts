@@ -26,7 +26,8 @@ export class EngineControl implements ControlPlane {
     return [...this.deps.engine().sessions.values()].map((s) => s.view());
   }
 
-  createSession(body: unknown): ControlResult<SessionView> {
+  /** `id`: fleet mode names the session the same on every instance. */
+  createSession(body: unknown, id?: string): ControlResult<SessionView> {
     const parsed = parseSessionBody(body, this.deps.config().safety);
     if (!parsed.ok)
       return { ok: false, error: 'invalid', message: 'invalid session', problems: parsed.problems };
@@ -36,7 +37,7 @@ export class EngineControl implements ControlPlane {
     );
     // Names label `faultgate_session_active`, so they are unique among live sessions.
     if (live) return conflict(`a live session is already named "${parsed.value.name}"`);
-    return { ok: true, value: engine.create(parsed.value).view() };
+    return { ok: true, value: engine.create(parsed.value, id).view() };
   }
 
   getSession(id: string): SessionView | undefined {

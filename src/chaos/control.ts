@@ -82,6 +82,16 @@ export interface ChaosStatus {
   aborted: boolean;
   abort_reason: string | null;
   aborted_at: string | null;
+  /** Fleet mode only (SPEC section 10): the link to Redis; `degraded` while it is down. */
+  fleet?: FleetStatus;
+}
+
+export interface FleetStatus {
+  name: string;
+  instance: string;
+  state: 'connected' | 'degraded';
+  /** Fleet sessions stop injecting once Redis was unreachable for `suspend_after_ms`. */
+  suspended: boolean;
 }
 
 /** What a successful reload changed, kept, and left in force. */

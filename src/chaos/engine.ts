@@ -216,8 +216,13 @@ export class ChaosEngine {
     return { experiments, overrides };
   }
 
-  create(input: SessionInput): Session {
-    const session = new Session(`s${this.nextId++}-${randomInt(0, 2 ** 31).toString(36)}`, input, this.hooks);
+  /** `id` is given by fleet mode, where every instance holds the same session under one id. */
+  create(input: SessionInput, id?: string): Session {
+    const session = new Session(
+      id ?? `s${this.nextId++}-${randomInt(0, 2 ** 31).toString(36)}`,
+      input,
+      this.hooks,
+    );
     this.sessions.set(session.id, session);
     return session;
   }

@@ -20,6 +20,16 @@ export interface SessionHooks {
 }
 
 /** What a reload did to a session's experiments, by name. */
+/** Injection budget held locally; never waits: no token, no injection. */
+export interface InjectionLease {
+  /** A request may get a fault from the session (a token is held). */
+  admit(): boolean;
+  /** A request got one: a token is spent. */
+  consumed(): void;
+  /** Fetch tokens ahead (in the background), e.g. as the session starts. */
+  refill(): void;
+}
+
 export interface ExperimentDiff {
   added: string[];
   removed: string[];
@@ -88,12 +98,18 @@ export class Session implements ExperimentOwner {
     return this.lockedTrace;
   }
 
+  /** A fleet session while Redis is unreachable: no chaos without shared safety (SPEC 10). */
+  suspended = false;
+  /** Fleet mode: `max_affected_requests` counted across the fleet (tokens leased from Redis). */
+  lease: InjectionLease | undefined;
+
   get running(): boolean {
     return this.state === 'running';
   }
 
   /** Session-level targeting and the blast radius lock; experiments target within this. */
   admits(agent: string, tenant: string, tool: string, trace?: string): boolean {
+    if (this.suspended || (this.lease && !this.lease.admit())) return false;
     if (this.toolNames && !this.toolNames.has(tool)) return false;
     if (this.agentIds && !this.agentIds.has(agent)) return false;
     if (this.tenantIds && !this.tenantIds.has(tenant)) return false;
@@ -165,6 +181,17 @@ export class Session implements ExperimentOwner {
     else if (state === 'completed' && cause) this.hooks.ended(this, state, cause);
   }
 
+  /** The fleet's `max_affected_requests` budget is spent (this instance's lease says so). */
+  budgetSpent(): void {
+    this.trip('max_affected_requests', 'max_affected');
+  }
+
+  /** Real upstream failures counted across the fleet went over `cascade_threshold`. */
+  fleetCascade(): void {
+    const { safety } = this.input;
+    if (safety.auto_abort_on_cascade) this.trip('cascade', 'cascade');
+  }
+
   /** A safety rule tripped: abort, log and count it. */
   private trip(reason: string, cause: StopCause): void {
     if (!this.running) return;
@@ -187,7 +214,8 @@ export class Session implements ExperimentOwner {
       this.end('completed', undefined, 'blast_radius');
       return;
     }
-    if (safety.max_affected_requests > 0 && this.affected >= safety.max_affected_requests) {
+    if (this.lease) this.lease.consumed();
+    else if (safety.max_affected_requests > 0 && this.affected >= safety.max_affected_requests) {
       this.trip('max_affected_requests', 'max_affected');
     }
   }

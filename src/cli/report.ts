@@ -14,8 +14,8 @@ import { AdminClient, adminHelp, adminOption, tokenHelp } from './admin-client.j
 import { GateOptionError, gateFailures, parseMaxUnrecovered, parseMinGrade } from './gate.js';
 import { CliError, type CliIo, type Command, EXIT_USAGE, guarded, isTty, parseCommand } from './command.js';
 
-export const reportUsage = `Usage: faultgate report [--admin URL] [--format terminal|json|markdown|html] [--out PATH]
-                        [--min-grade G] [--max-unrecovered N]
+export const reportUsage = `Usage: faultgate report [--admin URL] [--fleet] [--format terminal|json|markdown|html]
+                        [--out PATH] [--min-grade G] [--max-unrecovered N]
 
 Fetches the recovery report (SPEC section 8) from a running faultgate and prints it.
 
@@ -23,6 +23,7 @@ Options:
 ${adminHelp}
   --format F      terminal (default), json, markdown or html (FAULTGATE_FORMAT)
   --out PATH      write to PATH instead of stdout (FAULTGATE_OUT)
+  --fleet         the fleet report: every instance's exchanges from the fleet's Redis (fleet mode)
   --min-grade G   exit 1 when the overall grade is below G (A..F; FAULTGATE_MIN_GRADE)
   --max-unrecovered N
                   exit 1 when more than N incidents are unrecovered or still open
@@ -51,6 +52,7 @@ async function run(argv: string[], io: CliIo): Promise<number> {
       ...adminOption,
       format: { type: 'string', short: 'f' },
       out: { type: 'string', short: 'o' },
+      fleet: { type: 'boolean' },
       'min-grade': { type: 'string' },
       'max-unrecovered': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -78,7 +80,10 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     throw err;
   }
   const client = AdminClient.from(values.admin as string | undefined, io.env);
-  const data = await client.request<unknown>('GET', 'api/v1/report?format=json');
+  const data = await client.request<unknown>(
+    'GET',
+    values.fleet ? 'api/v1/report?format=json&scope=fleet' : 'api/v1/report?format=json',
+  );
   const report = parseReport(data, client.base.origin);
   const color = !out && isTty(io) && !io.env.NO_COLOR;
   const text = renderReport(report, format, { color });

@@ -55,6 +55,8 @@ export function restartNeeded(running: Config, next: Config): string[] {
   check('limits.max_header_bytes', running.limits.max_header_bytes, next.limits.max_header_bytes);
   check('metrics.detail', running.metrics.detail, next.metrics.detail);
   check('tracking.enabled', running.tracking.enabled, next.tracking.enabled);
+  // The URL may hold a password: say that it changed, not to what.
+  if (JSON.stringify(running.fleet) !== JSON.stringify(next.fleet)) out.push('fleet: changed');
   return out;
 }
 

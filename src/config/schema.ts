@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { dialectSchema, nonNegInt, posInt, probability } from '../faults/kit/common.js';
 import {
@@ -152,6 +153,25 @@ const safetySchema = z.strictObject({
   max_active_faults: nonNegInt.default(100),
 });
 
+/** SPEC section 10: several instances share one chaos control plane through Redis. */
+const fleetSchema = z.strictObject({
+  redis: z
+    .string()
+    .regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL')
+    .refine((u) => URL.canParse(u), 'is not a valid URL'),
+  /** Key prefix: several fleets can share one Redis. */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"')
+    .default('default'),
+  instance: z.string().min(1).max(253).default(hostname()),
+  share_default: z
+    .boolean()
+    .default(false)
+    .refine((v) => !v, 'share_default: true is not supported yet (the default session stays per instance)'),
+  suspend_after_ms: posInt.default(5000),
+});
+
 const configInput = z.strictObject({
   version: z.literal(1),
   listeners: z.array(listenerSchema).min(1),
@@ -234,6 +254,7 @@ const configInput = z.strictObject({
     .prefault({}),
   /** Recovery tracking (SPEC section 5); an addition to the SPEC so its cost can be measured. */
   tracking: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+  fleet: fleetSchema.optional(),
   log: z
     .strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -313,3 +334,4 @@ export type Config = z.output<typeof configSchema>;
 export type ListenerConfig = Config['listeners'][number];
 export type ToolConfig = Config['tools'][number];
 export type ToolMatch = ToolConfig['match'];
+export type FleetConfig = NonNullable<Config['fleet']>;

@@ -1,0 +1,341 @@
+import { randomBytes } from 'node:crypto';
+import { Gauge, type Registry } from 'prom-client';
+import type { FleetStatus } from '../chaos/control.js';
+import type { ChaosEngine } from '../chaos/engine.js';
+import type { Session } from '../chaos/session.js';
+import { parseSessionBody } from '../chaos/session-schema.js';
+import { CascadeCounter } from './cascade.js';
+import { type AskBudget, askBudget, BudgetLease } from './lease.js';
+import type { Config, FleetConfig } from '../config/schema.js';
+import type { Logger } from '../observe/logger.js';
+import {
+  type ChaosField,
+  type Client,
+  channel,
+  decodeDoc,
+  docKey,
+  type FleetDoc,
+  PendingWrites,
+  type SessionField,
+} from './store.js';
+
+/** A versioned full resync this often: a lost message or a restarted instance converges. */
+export const RESYNC_MS = 2000;
+
+/** How long shutdown waits for Redis (last writes, QUIT) before it lets go. */
+const CLOSE_MS = 1000;
+
+/** Settles when `p` does or after `ms`, whichever is first; never rejects. */
+export async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((r) => {
+    timer = setTimeout(r, ms);
+  });
+  await Promise.race([p.catch(() => {}), timeout]);
+  clearTimeout(timer);
+}
+
+export interface FleetDeps {
+  engine(): ChaosEngine;
+  config(): Config;
+  logger: Logger;
+  registry: Registry;
+}
+
+const ENDED = new Set(['stopped', 'aborted', 'completed']);
+
+/**
+ * One instance's link to the fleet: applies the shared control document to the local engine
+ * (on every pub/sub message and every RESYNC_MS) and writes local changes to it. Nothing on the
+ * data path waits on Redis: requests read the local engine, which this keeps in step.
+ */
+export class Fleet {
+  private client: Client | undefined;
+  private sub: Client | undefined;
+  private readonly pending: PendingWrites;
+  /** Fleet sessions this instance knows, as last stored (their body re-creates them). */
+  private readonly known = new Map<string, SessionField>();
+  private readonly cascade: CascadeCounter;
+  private epoch: number | undefined;
+  private appliedV = -1;
+  private applying = false;
+  private downSince: number | undefined = Date.now();
+  /** Last answer to a heartbeat: a hung Redis keeps its socket open but stops answering. */
+  private lastPong = Date.now();
+  private pinging = false;
+  private suspended = false;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly connected: Gauge;
+  private readonly suspendedGauge: Gauge;
+
+  constructor(
+    readonly cfg: FleetConfig,
+    private readonly deps: FleetDeps,
+  ) {
+    this.cascade = new CascadeCounter(cfg, (id) => deps.engine().sessions.get(id));
+    this.pending = new PendingWrites(
+      () => this.client,
+      cfg,
+      deps.logger,
+      (e) => {
+        this.epoch = e;
+      },
+    );
+    this.connected = new Gauge({
+      name: 'faultgate_fleet_connected',
+      help: '1 while this instance reaches the fleet Redis',
+      registers: [deps.registry],
+    });
+    this.suspendedGauge = new Gauge({
+      name: 'faultgate_fleet_suspended',
+      help: '1 while fleet sessions are suspended (Redis unreachable for suspend_after_ms)',
+      registers: [deps.registry],
+    });
+  }
+
+  /** Connects in the background: an unreachable Redis never delays or fails the start. */
+  async start(): Promise<void> {
+    // Lazy: a standalone faultgate never loads the Redis client.
+    const { createClient } = await import('redis');
+    const client = createClient({
+      url: this.cfg.redis,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: 2000, reconnectStrategy: (n: number) => Math.min(50 * 2 ** n, 1000) },
+    }) as unknown as Client;
+    this.client = client;
+    this.sub = client.duplicate();
+    for (const c of [client, this.sub]) c.on('error', () => this.down());
+    client.on('ready', () => this.up());
+    client.on('end', () => this.down());
+    client.on('reconnecting', () => this.down());
+    void client.connect().catch(() => this.down());
+    void this.sub
+      .connect()
+      .then(() => this.sub?.subscribe(channel(this.cfg), () => void this.sync()))
+      .catch(() => {});
+    const tick = Math.min(500, Math.max(50, Math.floor(this.cfg.suspend_after_ms / 4)));
+    let n = 0;
+    this.timer = setInterval(() => {
+      this.heartbeat();
+      this.checkSuspend();
+      void this.cascade.flush(this.client);
+      if (++n * tick >= RESYNC_MS) {
+        n = 0;
+        void this.pending.flush().then(() => this.sync());
+      }
+    }, tick);
+    this.timer.unref();
+  }
+
+  /** The command connection (undefined before start). */
+  get redis(): Client | undefined {
+    return this.client;
+  }
+
+  newSessionId(): string {
+    return `f-${randomBytes(6).toString('hex')}`;
+  }
+
+  status(): FleetStatus {
+    return {
+      name: this.cfg.name,
+      instance: this.cfg.instance,
+      state: this.downSince === undefined ? 'connected' : 'degraded',
+      suspended: this.suspended,
+    };
+  }
+
+  publishSession(id: string, field: SessionField): void {
+    this.known.set(id, field);
+    const session = this.deps.engine().sessions.get(id);
+    if (session) this.adopt(session);
+    this.pending.set(`session:${id}`, field);
+  }
+
+  publishState(id: string, state: SessionField['state'], reason?: string): void {
+    const known = this.known.get(id);
+    if (!known) return;
+    this.publishSession(id, { body: known.body, state, ...(reason ? { reason } : {}) });
+  }
+
+  publishChaos(chaos: ChaosField): void {
+    this.pending.setChaos(chaos);
+  }
+
+  publishLevel(level: number): void {
+    this.pending.set('level', level);
+  }
+
+  /** A fleet session here: suspended with the link, its injection budget leased fleet-wide. */
+  private adopt(session: Session): void {
+    session.suspended = this.suspended;
+    const max = session.input.safety.max_affected_requests;
+    if (max > 0 && !session.lease) session.lease = new BudgetLease(session, max, this.askBudget);
+    // Lease a first block as the session starts, so its first requests need not miss out.
+    if (session.running) session.lease?.refill();
+  }
+
+  private readonly askBudget: AskBudget = (id, max, want) => askBudget(this.client, this.cfg, id, max, want);
+
+  /** A real upstream failure here: counted for every running fleet session (cascade). */
+  upstreamFailure(): void {
+    const engine = this.deps.engine();
+    for (const id of this.known.keys()) if (engine.sessions.get(id)?.running) this.cascade.add(id);
+  }
+
+  /** The engine's `ended` hook: a local stop or abort (operator or safety) reaches the fleet. */
+  sessionEnded(session: Session, state: string, reason: string | null): void {
+    // A session timing out ends on every instance by itself; an applied change is not echoed.
+    if (this.applying || state === 'completed' || !this.known.has(session.id)) return;
+    this.publishState(session.id, state as SessionField['state'], reason ?? undefined);
+  }
+
+  /** Reads the whole document and applies it (idempotent: only forward moves apply). */
+  async sync(): Promise<void> {
+    const client = this.client;
+    if (!client?.isReady || this.closed) return;
+    try {
+      const doc = decodeDoc(await client.hGetAll(docKey(this.cfg)));
+      // A Redis that came back empty (no persistence): the fleet's state lives on in us.
+      if (doc.v === 0 && this.known.size > 0) return this.republish();
+      if (doc.v !== this.appliedV) this.apply(doc);
+      this.appliedV = doc.v;
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message }, 'fleet: resync failed');
+    }
+  }
+
+  private republish(): void {
+    this.deps.logger.warn({ fleet: this.cfg.name }, 'fleet: Redis lost the control document, writing ours');
+    for (const [id, field] of this.known) this.pending.set(`session:${id}`, field);
+    if (this.deps.engine().levelSource === 'api') this.publishLevel(this.deps.engine().level);
+  }
+
+  private apply(doc: FleetDoc): void {
+    const engine = this.deps.engine();
+    this.applying = true;
+    try {
+      if (doc.level !== undefined && !this.pending.has('level') && engine.level !== doc.level) {
+        engine.setLevel(doc.level);
+      }
+      this.applyChaos(engine, doc);
+      for (const [id, field] of doc.sessions) {
+        if (!this.pending.has(`session:${id}`)) this.applySession(engine, id, field);
+      }
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  private applyChaos(engine: ChaosEngine, doc: FleetDoc): void {
+    if (doc.epoch === this.epoch || !doc.chaos) return;
+    const first = this.epoch === undefined;
+    this.epoch = doc.epoch;
+    const aborted = doc.chaos.aborted;
+    if (aborted && !engine.aborted) engine.abortAll(aborted.reason);
+    else if (!aborted && !first && engine.aborted) engine.resume();
+  }
+
+  private applySession(engine: ChaosEngine, id: string, field: SessionField): void {
+    this.known.set(id, field);
+    let session = engine.sessions.get(id);
+    if (!session) {
+      if (field.state !== 'created' && field.state !== 'running') return;
+      const parsed = parseSessionBody(field.body, this.deps.config().safety);
+      if (!parsed.ok) {
+        this.deps.logger.warn({ session: id, problems: parsed.problems }, 'fleet: session rejected here');
+        return;
+      }
+      session = engine.create(parsed.value, id);
+      this.adopt(session);
+    }
+    const live = session.running || session.state === 'created';
+    if (field.state === 'running' && session.state === 'created') {
+      engine.start(session);
+      this.adopt(session);
+    } else if (ENDED.has(field.state) && live) {
+      session.end(field.state === 'aborted' ? 'aborted' : 'stopped', field.reason);
+    } else if (field.state === 'deleted') {
+      if (live) session.end('aborted', 'deleted');
+      engine.sessions.delete(id);
+    }
+  }
+
+  private down(since = Date.now()): void {
+    if (this.downSince !== undefined || this.closed) return;
+    this.downSince = since;
+    this.connected.set(0);
+    this.deps.logger.warn(
+      { fleet: this.cfg.name },
+      'fleet: Redis unreachable, traffic flows; chaos suspends soon',
+    );
+  }
+
+  private up(): void {
+    this.downSince = undefined;
+    this.lastPong = Date.now();
+    this.connected.set(1);
+    if (this.suspended) this.setSuspended(false);
+    this.deps.logger.info({ fleet: this.cfg.name, instance: this.cfg.instance }, 'fleet: connected to Redis');
+    void this.pending.flush().then(() => this.sync());
+  }
+
+  /** One PING in flight at a time; a Redis that answers none for suspend_after_ms is down. */
+  private heartbeat(): void {
+    const client = this.client;
+    if (!client?.isReady || this.pinging) {
+      // Down since the last answer: suspension comes suspend_after_ms after Redis went quiet.
+      if (this.pinging && Date.now() - this.lastPong > this.cfg.suspend_after_ms / 2)
+        this.down(this.lastPong);
+      return;
+    }
+    this.pinging = true;
+    client
+      .ping()
+      .then(() => {
+        this.lastPong = Date.now();
+        // The link came back without a reconnect (a slow or paused Redis).
+        if (this.downSince !== undefined && client.isReady) this.up();
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.pinging = false;
+      });
+  }
+
+  private checkSuspend(): void {
+    if (this.downSince === undefined || this.suspended) return;
+    if (Date.now() - this.downSince >= this.cfg.suspend_after_ms) this.setSuspended(true);
+  }
+
+  private setSuspended(on: boolean): void {
+    this.suspended = on;
+    this.suspendedGauge.set(on ? 1 : 0);
+    for (const id of this.known.keys()) {
+      const s = this.deps.engine().sessions.get(id);
+      if (s) s.suspended = on;
+    }
+    // The running set is unchanged; admits() reads the flag on every decision.
+    this.deps.logger.warn(
+      { fleet: this.cfg.name },
+      on ? 'fleet: sessions suspended (no chaos without shared safety)' : 'fleet: sessions resumed',
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    // A hung Redis must not hang the shutdown: the last writes get a bounded chance.
+    await within(this.pending.flush(), CLOSE_MS);
+    for (const c of [this.sub, this.client]) {
+      // Reconnecting or never connected: destroy stops the retries; quit only when it can send.
+      try {
+        if (c?.isReady) await within(c.quit(), CLOSE_MS);
+        if (c?.isOpen) c.destroy();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+}
