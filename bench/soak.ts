@@ -118,7 +118,17 @@ async function main(): Promise<void> {
   console.log(
     `faultgate pid ${fg.child.pid} on ${fg.url}, admin ${fg.admin}; ${MINUTES} min, ${WORKERS} workers`,
   );
-  const baseline = sumOf(await scrape(fg.admin), 'faultgate_process_nodejs_active_handles_total');
+  const first = await scrape(fg.admin);
+  // A renamed metric would read as 0 and pass every check: the soak refuses to run blind.
+  for (const name of [
+    'nodejs_active_handles',
+    'nodejs_heap_size_used_bytes',
+    'nodejs_eventloop_lag_p99_seconds',
+  ]) {
+    if (![...first.keys()].some((k) => k === name || k.startsWith(`${name}{`)))
+      throw new Error(`the scrape has no ${name}: the soak's metric names are out of date`);
+  }
+  const baseline = sumOf(first, 'nodejs_active_handles');
 
   let floodResult: FloodResult | undefined;
   if (FLOOD) {
@@ -173,10 +183,9 @@ async function main(): Promise<void> {
       p99_ms: Math.round(percentile(sorted, 0.99) * 10) / 10,
       failed_on_wire: wireFailures,
       rss_mb: Math.round(rssOf(fg.child.pid!) / 1048576),
-      heap_mb: Math.round(sumOf(m, 'faultgate_process_nodejs_heap_size_used_bytes') / 1048576),
-      handles: sumOf(m, 'faultgate_process_nodejs_active_handles_total'),
-      eventloop_p99_ms:
-        Math.round(sumOf(m, 'faultgate_process_nodejs_eventloop_lag_p99_seconds') * 10000) / 10,
+      heap_mb: Math.round(sumOf(m, 'nodejs_heap_size_used_bytes') / 1048576),
+      handles: sumOf(m, 'nodejs_active_handles'),
+      eventloop_p99_ms: Math.round(sumOf(m, 'nodejs_eventloop_lag_p99_seconds') * 10000) / 10,
     };
     minutes.push(row);
     console.log(JSON.stringify(row));
@@ -195,14 +204,14 @@ async function main(): Promise<void> {
   // Handles back to the baseline once the load stopped (keep-alive sockets closing by themselves).
   let handles = Number.NaN;
   for (let i = 0; i < 40; i++) {
-    handles = sumOf(await scrape(fg.admin), 'faultgate_process_nodejs_active_handles_total');
+    handles = sumOf(await scrape(fg.admin), 'nodejs_active_handles');
     if (handles <= baseline + ADMIN_CONNECTIONS) break;
     await sleep(500);
   }
   console.log(`handles ${handles} (baseline ${baseline}); reading the report`);
   if (handles > baseline + ADMIN_CONNECTIONS) {
     const m = await scrape(fg.admin);
-    const kinds = [...m].filter(([k]) => k.startsWith('faultgate_process_nodejs_active_resources{'));
+    const kinds = [...m].filter(([k]) => k.startsWith('nodejs_active_resources{'));
     console.log(`active resources: ${kinds.map(([k, v]) => `${k.slice(k.indexOf('{'))}=${v}`).join(' ')}`);
   }
   const report = (await (await fetch(`${fg.admin}/api/v1/report?format=json`)).json()) as Parameters<
