@@ -307,16 +307,20 @@ function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
   return problems.sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
-  let raw: string;
+/** A config file's text, or the problem that it cannot be read (as a failed load). */
+export function readConfigText(file: string): { ok: true; raw: string } | Extract<LoadResult, { ok: false }> {
   try {
-    raw = readFileSync(file, 'utf8');
+    return { ok: true, raw: readFileSync(file, 'utf8') };
   } catch (err) {
     const reason =
       (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     return { ok: false, problems: [{ file, line: 0, col: 0, path: '(file)', message: reason }] };
   }
-  return parseConfig(file, raw, env);
+}
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  const text = readConfigText(file);
+  return text.ok ? parseConfig(file, text.raw, env) : text;
 }
 
 export function formatProblem(p: ConfigProblem): string {

@@ -2,9 +2,8 @@
  * The config `faultgate run` starts with: the file as written, plus loopback defaults for what
  * it leaves out, so a run never collides with a proxy already listening on the usual ports.
  */
-import { readFileSync } from 'node:fs';
 import { isMap, parseDocument } from 'yaml';
-import { type LoadResult, parseConfig } from '../config/load.js';
+import { type LoadResult, parseConfig, readConfigText } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 
 /** A forward proxy on a free loopback port; its allow_hosts are filled in from the tools. */
@@ -33,14 +32,9 @@ export const DEFAULT_RUN_ADMIN = '127.0.0.1:0';
  * API (instead of 9090). Problems keep their lines: the default listener is appended.
  */
 export function loadRunConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
-  let raw: string;
-  try {
-    raw = readFileSync(file, 'utf8');
-  } catch (err) {
-    const reason =
-      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
-    return { ok: false, problems: [{ file, line: 0, col: 0, path: '(file)', message: reason }] };
-  }
+  const read = readConfigText(file);
+  if (!read.ok) return read;
+  const { raw } = read;
   const doc = parseDocument(raw);
   const root = doc.errors.length === 0 && isMap(doc.contents) ? doc.contents : undefined;
   // Appending is only safe after a block mapping (the usual config); anything else is left to the validator.
