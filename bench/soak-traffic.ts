@@ -161,14 +161,18 @@ async function call(
 
 export type Kind = 'json' | 'llm-json' | 'llm-sse' | 'mcp' | 'connect-http' | 'tunnel' | 'websocket';
 
-/** What one call does, by kind; `http` kinds are counted by faultgate_requests_total. */
+/**
+ * What one call does, by kind; `http` kinds are counted by faultgate_requests_total: every HTTP
+ * request, and each opaque tunnel as one exchange (connection-level faults, issue 9). WebSocket
+ * upgrades are not counted.
+ */
 export const MIX: readonly { kind: Kind; weight: number; http: boolean }[] = [
   { kind: 'json', weight: 35, http: true },
   { kind: 'llm-json', weight: 15, http: true },
   { kind: 'llm-sse', weight: 15, http: true },
   { kind: 'mcp', weight: 15, http: true },
   { kind: 'connect-http', weight: 10, http: true },
-  { kind: 'tunnel', weight: 5, http: false },
+  { kind: 'tunnel', weight: 5, http: true },
   { kind: 'websocket', weight: 5, http: false },
 ];
 
