@@ -245,6 +245,8 @@ describe('reverse mode', () => {
       setTimeout(() => reject(new Error('no data')), 10_000).unref();
     });
     await waitFor(() => upstreamClosed, 5000, 'upstream to see the client leave');
+    // The response closes before its socket does: wait for the socket, not a moment.
+    await waitFor(() => up.sockets.size === 0, 5000, 'the upstream connection to close');
     expect(up.sockets.size).toBe(0);
   });
 
