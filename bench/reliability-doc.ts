@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SoakMinute } from './soak-checks.js';
 
 /**
  * `npm run reliability:doc`: renders what the last test run and the fuzz and soak scripts
@@ -52,18 +53,6 @@ function matrix(): string {
   return out.join('\n');
 }
 
-interface Minute {
-  minute: number;
-  rps: number;
-  p50_ms: number;
-  p99_ms: number;
-  failed_on_wire: number;
-  rss_mb: number;
-  heap_mb: number;
-  handles: number;
-  eventloop_p99_ms: number;
-}
-
 function soak(): string {
   const data = read('soak');
   if (!data) return '_No soak run recorded yet: `npm run soak -- --minutes 10`._\n';
@@ -73,7 +62,7 @@ function soak(): string {
     '| minute | req/s | p50 ms | p99 ms | failed on the wire | RSS MB | heap MB | handles | event-loop p99 ms |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
-  for (const m of data.per_minute as Minute[])
+  for (const m of data.per_minute as SoakMinute[])
     out.push(
       `| ${m.minute} | ${m.rps} | ${m.p50_ms} | ${m.p99_ms} | ${m.failed_on_wire} | ${m.rss_mb} | ${m.heap_mb} | ${m.handles} | ${m.eventloop_p99_ms} |`,
     );

@@ -1,5 +1,19 @@
 import { readFileSync } from 'node:fs';
 
+/** One line of the soak's per-minute figures (printed, written to .reliability/soak.json). */
+export interface SoakMinute {
+  minute: number;
+  requests: number;
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  failed_on_wire: number;
+  rss_mb: number;
+  heap_mb: number;
+  handles: number;
+  eventloop_p99_ms: number;
+}
+
 /** Prometheus text -> `name{labels}` -> value. */
 export function parseMetrics(text: string): Map<string, number> {
   const out = new Map<string, number>();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { flood, type FloodResult } from './soak-flood.js';
 import { soakConfigYaml } from './soak-config.js';
 import { type Backends, createClients, MIX, runOne, startBackends } from './soak-traffic.js';
-import { counterChecks, parseMetrics, percentile, rssOf, sumOf } from './soak-checks.js';
+import { counterChecks, parseMetrics, percentile, rssOf, type SoakMinute, sumOf } from './soak-checks.js';
 
 /**
  * `npm run soak -- --minutes N [--workers W] [--no-flood] [--out FILE]` (default 10 minutes,
@@ -36,19 +36,6 @@ const RSS_GROWTH_BOUND = 48 * 1024 * 1024;
 /** The soak's own keep-alive connections to the admin API (scrapes, reloads, sessions) count as handles. */
 const ADMIN_CONNECTIONS = 2;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-interface Minute {
-  minute: number;
-  requests: number;
-  rps: number;
-  p50_ms: number;
-  p99_ms: number;
-  failed_on_wire: number;
-  rss_mb: number;
-  heap_mb: number;
-  handles: number;
-  eventloop_p99_ms: number;
-}
 
 async function startFaultgate(file: string): Promise<{ child: ChildProcess; url: string; admin: string }> {
   const child = spawn(process.execPath, ['dist/src/cli.js', 'start', '-c', file], {
@@ -137,7 +124,7 @@ async function main(): Promise<void> {
   }
 
   const clients = createClients(fg.url);
-  const minutes: Minute[] = [];
+  const minutes: SoakMinute[] = [];
   let latencies: number[] = [];
   let requests = 0;
   let wireFailures = 0;
@@ -175,7 +162,7 @@ async function main(): Promise<void> {
     await session;
     const m = await scrape(fg.admin);
     const sorted = latencies.sort((a, b) => a - b);
-    const row: Minute = {
+    const row: SoakMinute = {
       minute,
       requests,
       rps: Math.round(requests / (MINUTE_MS / 1000)),

@@ -5,6 +5,7 @@ import { onTestFinished } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { Faultgate } from '../../src/faultgate.js';
 import { createLogger } from '../../src/observe/logger.js';
+import { parseMetrics } from '../../bench/soak-checks.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -74,16 +75,8 @@ export function configYaml(listener: Record<string, unknown>, extra = ''): strin
   return `version: 1\nlisteners:\n  - ${fields.trimStart()}\nadmin: { listen: "127.0.0.1:0" }\nlog: { level: debug }\n${extra}`;
 }
 
-/** Parses Prometheus exposition text into `name{labels}` -> value. */
-export function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const space = line.lastIndexOf(' ');
-    out.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return out;
-}
+// One parser of Prometheus text for tests and the soak (bench/ is type-checked with test/).
+export { parseMetrics };
 
 export async function scrape(adminUrl: string): Promise<Map<string, number>> {
   const res = await fetch(`${adminUrl}/metrics`);
