@@ -154,6 +154,9 @@ describe('terminal', () => {
     expect(text).toContain('planner accepted a truncated stream from llm 14 times without\n');
     expect(text).toContain('SLO targets: availability ≥ 99.00%, p99 ≤ 2.00 s, MTTR ≤ 30.0 s');
     expect(text).toContain('FINDINGS (3)');
+    // A negative error budget (-2.5 in the fixture) reads as budgets spent, not "-250.0%".
+    expect(text).toContain('3.5× over');
+    expect(text).not.toContain('-250.0%');
   });
 
   it('colours grades only when asked: A/B green, C yellow, D/F red', () => {

@@ -24,12 +24,14 @@ export function pct(x: number | null, digits = 2): string {
 /**
  * Error budget remaining: a percentage while some is left, else how many times the budget was
  * spent ("overspent 99×" reads better than "-9800.0%"): remaining r means (1 − r) budgets spent.
+ * `compact` is the terminal table's narrow column: "99× over".
  */
-export function budget(r: number | null): string {
+export function budget(r: number | null, compact = false): string {
   if (r === null || !Number.isFinite(r)) return NONE;
   if (r >= 0) return pct(r, 1);
   const spent = 1 - r;
-  return `overspent ${spent >= 10 ? Math.floor(spent) : floorTo(spent, 1)}×`;
+  const times = `${spent >= 10 ? Math.floor(spent) : floorTo(spent, 1)}×`;
+  return compact ? `${times} over` : `overspent ${times}`;
 }
 
 /** Nines of availability, one decimal; 9 is the cap the tracker uses for a perfect run. */

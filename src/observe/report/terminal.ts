@@ -44,7 +44,7 @@ const MAIN: readonly Col[] = [
 ];
 
 const SLO_WIDTH = { availability: 9, latency_p99_ms: 8, mttr_s: 8 } as const;
-const BUDGET = 7;
+const BUDGET = 9;
 const FAULTS =
   TERMINAL_WIDTH - NAME - SLO_WIDTH.availability - SLO_WIDTH.latency_p99_ms - SLO_WIDTH.mttr_s - BUDGET - 5;
 
@@ -95,7 +95,7 @@ function sloTable(lines: Line[], paint: Paint): string[] {
   const rows = lines.map(({ name, row, strong }) => {
     const n = pad(name, NAME);
     const checks = f.SLO_NAMES.map((s) => sloCell(s, row.slo[s], paint));
-    const budget = pad(f.pct(row.error_budget_remaining, 1), BUDGET, true);
+    const budget = pad(f.budget(row.error_budget_remaining, true), BUDGET, true);
     const faults = pad(f.faults(row.faults), FAULTS).trimEnd();
     return [strong ? paint('bold', n) : n, ...checks, budget, faults].join(' ');
   });
