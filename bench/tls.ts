@@ -56,6 +56,7 @@ const headers = { 'x-agent-id': 'bench-agent' };
 const DAY = 86_400_000;
 
 interface Result {
+  count: number;
   rps: number;
   p50: number;
   p99: number;
@@ -78,7 +79,12 @@ async function load(url: string, dispatcher: Dispatcher): Promise<Result> {
   await Promise.all(Array.from({ length: connections }, loop));
   const elapsed = (performance.now() - start) / 1000;
   times.sort((a, b) => a - b);
-  return { rps: times.length / elapsed, p50: percentile(times, 50), p99: percentile(times, 99) };
+  return {
+    count: times.length,
+    rps: times.length / elapsed,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+  };
 }
 
 async function httpsUpstream(dir: string): Promise<{ server: Server; port: number; ca: string }> {
@@ -208,16 +214,26 @@ async function main(): Promise<void> {
       for (const [name, dispatcher, url] of columns) {
         const d = dispatcher();
         await load(url(size), d).catch(() => undefined); // warm-up: pools, leaf, CA
+        const cpu0 = cpuMs(fg.child);
         const r = await load(url(size), d);
+        // faultgate's own CPU per request: comparable across runs however loaded the machine is.
+        const cpuUs = name === 'https direct' ? '' : fmt(((cpuMs(fg.child) - cpu0) * 1000) / r.count, 0);
         await d.close();
         if (name.startsWith('http via')) plain = r.rps;
         if (name === 'https interception') intercepted = r.rps;
-        rows.push([`${size / 1024} KiB`, name, fmt(r.rps, 0), fmt(r.p50), fmt(r.p99)]);
+        rows.push([`${size / 1024} KiB`, name, fmt(r.rps, 0), fmt(r.p50), fmt(r.p99), cpuUs]);
       }
-      rows.push([`${size / 1024} KiB`, 'interception / plain faultgate', fmt(intercepted / plain), '', '']);
+      rows.push([
+        `${size / 1024} KiB`,
+        'interception / plain faultgate',
+        fmt(intercepted / plain),
+        '',
+        '',
+        '',
+      ]);
     }
     console.log(machineLine(`${connections} keep-alive connections, ${durationS} s per column`));
-    printTable(['size', 'path', 'req/s', 'p50 ms', 'p99 ms'], rows, markdown);
+    printTable(['size', 'path', 'req/s', 'p50 ms', 'p99 ms', 'faultgate CPU µs/req'], rows, markdown);
 
     // Handshake cost: a never-seen SNI name (a leaf is generated) against one already cached.
     const target = `127.0.0.1:${up.port}`;
