@@ -1,8 +1,8 @@
 import { Agent } from 'undici';
 import type { Config } from '../config/schema.js';
-import { upstreamTrust } from '../tls/trust.js';
 import type { ErrorCode } from '../errors.js';
 import type { UpstreamErrorKind } from '../observe/metrics.js';
+import { upstreamTrust } from '../tls/trust.js';
 import type { UpstreamTarget } from './context.js';
 
 /** One undici Agent (a pool per origin) for every upstream of an instance. */
