@@ -56,6 +56,7 @@ const headers = { 'x-agent-id': 'bench-agent' };
 const DAY = 86_400_000;
 
 interface Result {
+  count: number;
   rps: number;
   p50: number;
   p99: number;
@@ -78,7 +79,12 @@ async function load(url: string, dispatcher: Dispatcher): Promise<Result> {
   await Promise.all(Array.from({ length: connections }, loop));
   const elapsed = (performance.now() - start) / 1000;
   times.sort((a, b) => a - b);
-  return { rps: times.length / elapsed, p50: percentile(times, 50), p99: percentile(times, 99) };
+  return {
+    count: times.length,
+    rps: times.length / elapsed,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+  };
 }
 
 async function httpsUpstream(dir: string): Promise<{ server: Server; port: number; ca: string }> {
@@ -157,6 +163,14 @@ function handshake(proxyPort: number, target: string, name: string, ca: string):
   });
 }
 
+/** The child's CPU time (user + system) in ms, from /proc: what a handshake costs faultgate, whatever the load. */
+function cpuMs(child: Child): number {
+  const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 function rssBytes(child: Child): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : Number.NaN;
@@ -200,40 +214,60 @@ async function main(): Promise<void> {
       for (const [name, dispatcher, url] of columns) {
         const d = dispatcher();
         await load(url(size), d).catch(() => undefined); // warm-up: pools, leaf, CA
+        const cpu0 = cpuMs(fg.child);
         const r = await load(url(size), d);
+        // faultgate's own CPU per request: comparable across runs however loaded the machine is.
+        const cpuUs = name === 'https direct' ? '' : fmt(((cpuMs(fg.child) - cpu0) * 1000) / r.count, 0);
         await d.close();
         if (name.startsWith('http via')) plain = r.rps;
         if (name === 'https interception') intercepted = r.rps;
-        rows.push([`${size / 1024} KiB`, name, fmt(r.rps, 0), fmt(r.p50), fmt(r.p99)]);
+        rows.push([`${size / 1024} KiB`, name, fmt(r.rps, 0), fmt(r.p50), fmt(r.p99), cpuUs]);
       }
-      rows.push([`${size / 1024} KiB`, 'interception / plain faultgate', fmt(intercepted / plain), '', '']);
+      rows.push([
+        `${size / 1024} KiB`,
+        'interception / plain faultgate',
+        fmt(intercepted / plain),
+        '',
+        '',
+        '',
+      ]);
     }
     console.log(machineLine(`${connections} keep-alive connections, ${durationS} s per column`));
-    printTable(['size', 'path', 'req/s', 'p50 ms', 'p99 ms'], rows, markdown);
+    printTable(['size', 'path', 'req/s', 'p50 ms', 'p99 ms', 'faultgate CPU µs/req'], rows, markdown);
 
     // Handshake cost: a never-seen SNI name (a leaf is generated) against one already cached.
     const target = `127.0.0.1:${up.port}`;
     const rssBefore = rssBytes(fg.child);
+    const cpu0 = cpuMs(fg.child);
     const fresh: number[] = [];
     for (let i = 0; i < hostCount; i++)
       fresh.push(await handshake(fg.ports.intercept, target, `h${i}.bench.test`, fg.faultgateCa));
+    const cpu1 = cpuMs(fg.child);
     const rssAfter = rssBytes(fg.child);
     const cached: number[] = [];
     for (let i = 0; i < hostCount; i++)
       cached.push(await handshake(fg.ports.intercept, target, `h${i}.bench.test`, fg.faultgateCa));
+    const cpu2 = cpuMs(fg.child);
     fresh.sort((a, b) => a - b);
     cached.sort((a, b) => a - b);
     console.log();
     printTable(
-      ['handshake (CONNECT to verified TLS)', 'n', 'p50 ms', 'p99 ms'],
+      ['handshake (CONNECT to verified TLS)', 'n', 'p50 ms', 'p99 ms', 'faultgate CPU ms each'],
       [
         [
-          'new host (leaf generated)',
+          'new host (leaf signed)',
           String(hostCount),
           fmt(percentile(fresh, 50)),
           fmt(percentile(fresh, 99)),
+          fmt((cpu1 - cpu0) / hostCount),
         ],
-        ['cached host', String(hostCount), fmt(percentile(cached, 50)), fmt(percentile(cached, 99))],
+        [
+          'cached host',
+          String(hostCount),
+          fmt(percentile(cached, 50)),
+          fmt(percentile(cached, 99)),
+          fmt((cpu2 - cpu1) / hostCount),
+        ],
       ],
       markdown,
     );

@@ -9,6 +9,7 @@ import {
   type MetricsDetail,
   MetricsRegistry,
 } from './exposition.js';
+import { createFaultStats } from './fault-stats.js';
 import { LabelCap } from './labels.js';
 
 /** Buckets for agent traffic: a cached tool answers in a millisecond, an LLM stream in minutes. */
@@ -93,7 +94,7 @@ export class Metrics {
       labelNames: ['tool', 'kind'],
       registers,
     });
-    this.faults = this.createFaultStats(registers);
+    this.faults = createFaultStats(this.registry, this.agents, this.tools, this.maxLabelValues);
     this.sessionActive = new Gauge({
       name: 'faultgate_session_active',
       help: '1 while the chaos session runs, 0 once it stopped, aborted or completed',
@@ -156,54 +157,6 @@ export class Metrics {
       injectedSuccess: series('success', 'true'),
       injectedFailure: series('failure', 'true'),
       duration: this.duration.series({ agent: hAgent, tool: hTool }),
-    };
-  }
-
-  private createFaultStats(registers: Registry[]): FaultStats {
-    const injected = new Counter({
-      name: 'faultgate_faults_injected_total',
-      help: 'Faults injected, by agent, tool, experiment and fault type',
-      labelNames: ['agent', 'tool', 'experiment', 'fault'],
-      registers,
-    });
-    const skipped = new Counter({
-      name: 'faultgate_faults_skipped_total',
-      help: 'Fired faults that passed a body through untouched (too large for max_body_bytes, undecodable encoding)',
-      labelNames: ['experiment', 'fault', 'reason'],
-      registers,
-    });
-    const overflow = new Counter({
-      name: 'faultgate_faults_overflow_total',
-      help: 'Faults not injected because safety.max_active_faults were already in flight',
-      labelNames: ['experiment', 'fault'],
-      registers,
-    });
-    const active = new Gauge({
-      name: 'faultgate_active_faults',
-      help: 'Requests with injected faults in flight',
-      registers,
-    });
-    let count = 0;
-    const experiments = new LabelCap(this.maxLabelValues);
-    return {
-      injected: (agent, tool, experiment, fault) =>
-        injected
-          .labels(this.agents.get(agent), this.tools.get(tool), experiments.get(experiment), fault)
-          .inc(),
-      skipped: (experiment, fault, reason) =>
-        skipped.labels(experiments.get(experiment), fault, reason).inc(),
-      overflow: (experiment, fault) => overflow.labels(experiments.get(experiment), fault).inc(),
-      active: {
-        inc: () => {
-          count++;
-          active.inc();
-        },
-        dec: () => {
-          count--;
-          active.dec();
-        },
-      },
-      activeCount: () => count,
     };
   }
 

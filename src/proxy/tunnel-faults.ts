@@ -121,7 +121,7 @@ class Tunnel {
   }
 
   async chaos(decision: Decision, fired: CompiledExperiment[]): Promise<void> {
-    const run = new TunnelRun(this.env, this.facts, this.client, decision.rng, (how) => {
+    const run = new TunnelRun(this.env, this.facts, this.client, decision, fired, (how) => {
       this.settle(false, 'transport');
       if (how === 'reset') this.client.resetAndDestroy();
       else this.client.destroy();

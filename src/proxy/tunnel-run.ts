@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
-import type { CompiledExperiment, ExperimentOwner } from '../chaos/experiment.js';
-import { hash32, SeededRng } from '../chaos/rng.js';
-import type { FaultContext, Rng } from '../faults/types.js';
+import type { Decision } from '../chaos/engine.js';
+import type { CompiledExperiment } from '../chaos/experiment.js';
+import type { FaultContext } from '../faults/types.js';
 import type { ProxyEnv } from './context.js';
+import { FaultRun } from './fault-run.js';
 
 /** Fault types that mean something on bytes faultgate cannot read (SPEC section 3). */
 export const tunnelFaultTypes: ReadonlySet<string> = new Set([
@@ -23,58 +24,29 @@ export interface TunnelFacts {
 }
 
 /**
- * The chaos state of one opaque tunnel, as ChaosRun is for a request: interruptible waits,
- * what was injected (log, counter, active gauge, session safety), and release on abort.
+ * The chaos state of one opaque tunnel, as ChaosRun is for a request: the shared bookkeeping
+ * (`FaultRun`: waits, sessions, gauge, release on abort), its log line and fault contexts.
  */
-export class TunnelRun {
-  readonly controller = new AbortController();
-  readonly injectedTypes: string[] = [];
-  clientGone = false;
-  sessionAborted = false;
-  /** Held open by a `hang`: a session abort or shutdown closes it. */
-  hanging = false;
-  private active = false;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly sessions = new Set<ExperimentOwner>();
-  private readonly baseSeed: number;
-  private readonly onClientClose = (): void => {
-    this.clientGone = true;
-    this.end();
-  };
-  private readonly onSessionAbort = (): void => {
-    this.sessionAborted = true;
-    if (this.hanging) this.client.destroy();
-    this.end();
-  };
-
+export class TunnelRun extends FaultRun {
   constructor(
-    private readonly env: ProxyEnv,
+    env: ProxyEnv,
     readonly facts: TunnelFacts,
     private readonly client: Socket,
-    rng: Rng,
+    decision: Decision,
+    fired: readonly CompiledExperiment[],
     /** Ends the client connection for a fault (a mid-stream reset). */
     private readonly cutConnection: (how: 'reset' | 'close') => void,
   ) {
-    this.baseSeed = rng.next() * 4294967296;
-    client.once('close', this.onClientClose);
-    if (env.shutdown?.aborted) this.onSessionAbort();
-    else env.shutdown?.addEventListener('abort', this.onSessionAbort, { once: true });
+    super(env, decision, fired, client);
+  }
+
+  protected releaseHang(): void {
+    this.client.destroy();
   }
 
   record(exp: CompiledExperiment): void {
     const { facts, env } = this;
-    const session = exp.session;
-    if (session && !this.sessions.has(session)) {
-      this.sessions.add(session);
-      session.signal.addEventListener('abort', this.onSessionAbort, { once: true });
-      session.injected(facts.agent, facts.tenant);
-    }
-    this.injectedTypes.push(exp.type);
-    env.metrics.faults.injected(facts.agent, facts.tool, exp.name, exp.type);
-    if (!this.active) {
-      this.active = true;
-      env.metrics.faults.active.inc();
-    }
+    this.count(exp, facts);
     env.logger.info(
       {
         reqId: facts.requestId,
@@ -84,16 +56,18 @@ export class TunnelRun {
         target: facts.authority,
         experiment: exp.name,
         fault: exp.type,
+        ...(this.trace ? { trace: this.trace } : {}),
       },
       'fault injected (tunnel)',
     );
   }
 
   context(exp: CompiledExperiment): FaultContext {
+    const run = this;
     const { facts } = this;
     return {
       // One stream per experiment, as for requests: one fault's draws never shift another's.
-      rng: new SeededRng(hash32(exp.name, Math.floor(this.baseSeed))),
+      rng: this.rngFor(exp),
       requestId: facts.requestId,
       agent: facts.agent,
       tenant: facts.tenant,
@@ -105,42 +79,13 @@ export class TunnelRun {
       requestHeaders: facts.headers,
       jsonRpcId: undefined,
       maxBodyBytes: 0,
-      signal: this.controller.signal,
+      get signal() {
+        return run.signal;
+      },
       sleep: (ms) => this.sleep(ms),
       skipped: (reason) => this.env.metrics.faults.skipped(exp.name, exp.type, reason),
       cutConnection: this.cutConnection,
       now: () => Date.now(),
     };
-  }
-
-  sleep(ms: number): Promise<boolean> {
-    if (this.controller.signal.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const done = (completed: boolean) => {
-        clearTimeout(timer);
-        this.timers.delete(timer);
-        this.controller.signal.removeEventListener('abort', onAbort);
-        resolve(completed);
-      };
-      const onAbort = () => done(false);
-      const timer = setTimeout(() => done(true), ms);
-      this.timers.add(timer);
-      this.controller.signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  /** The tunnel is over (or its faults were released): waits end, gauge and listeners go. */
-  end(): void {
-    this.client.off('close', this.onClientClose);
-    if (!this.controller.signal.aborted) this.controller.abort();
-    for (const s of this.sessions) s.signal.removeEventListener('abort', this.onSessionAbort);
-    this.sessions.clear();
-    this.env.shutdown?.removeEventListener('abort', this.onSessionAbort);
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    if (this.active) {
-      this.active = false;
-      this.env.metrics.faults.active.dec();
-    }
   }
 }

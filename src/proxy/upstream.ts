@@ -1,20 +1,19 @@
-import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
 import { Agent } from 'undici';
 import type { Config } from '../config/schema.js';
 import type { ErrorCode } from '../errors.js';
 import type { UpstreamErrorKind } from '../observe/metrics.js';
+import { upstreamTrust } from '../tls/trust.js';
 import type { UpstreamTarget } from './context.js';
 
 /** One undici Agent (a pool per origin) for every upstream of an instance. */
 export function createUpstreamAgent(cfg: Config['upstream']): Agent {
-  // `ca` replaces Node's trust store, so the extra CA is added to the system roots.
-  const ca = cfg.ca_file ? [...rootCertificates, readFileSync(cfg.ca_file, 'utf8')] : undefined;
+  // The system roots plus the extra CA, parsed once (not per upstream connection).
+  const secureContext = cfg.ca_file ? upstreamTrust(cfg.ca_file) : undefined;
   return new Agent({
     connect: {
       timeout: cfg.connect_timeout_ms,
       rejectUnauthorized: cfg.reject_unauthorized,
-      ...(ca ? { ca } : {}),
+      ...(secureContext ? { secureContext } : {}),
     },
     headersTimeout: cfg.response_timeout_ms,
     bodyTimeout: cfg.response_timeout_ms,

@@ -1,7 +1,7 @@
-import { isIP } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { CertificateAuthority } from './ca.js';
-import { DAY_MS, ecdsaSha256, generateKeyPair, privateKeyPem, randomSerial, x509 } from './x509.js';
+import { generateLeafKey, LeafSigner } from './leaf-der.js';
+import { DAY_MS } from './x509.js';
 
 /** Leaves are short-lived: a process that runs longer re-issues them (see `fresh`). */
 const LEAF_VALIDITY_DAYS = 30;
@@ -16,12 +16,19 @@ interface Entry {
 /**
  * Per-host leaf certificates signed by the CA, as TLS server contexts. A bounded LRU (a Map in
  * use order); the promise is cached, not the result, so concurrent handshakes for one new host
- * share one key generation. Keys live in memory only.
+ * share one signature.
+ *
+ * Every leaf of one cache shares one P-256 key pair (as mitmproxy does): only the certificate is
+ * signed per host. The key lives in memory only and dies with the process; for a testing CA the
+ * secret that matters is the CA key, which stays 0600 on disk and never signs anything but leaves.
  */
 export class LeafCertificates {
   private readonly entries = new Map<string, Entry>();
-  /** How many leaves were generated (for tests and the bench: a cache hit generates none). */
+  private signer: LeafSigner | undefined;
+  /** How many leaves were signed (for tests and the bench: a cache hit signs none). */
   issued = 0;
+  /** How many key pairs were generated: one per cache, whatever the number of hosts. */
+  keysGenerated = 0;
 
   constructor(
     private readonly ca: CertificateAuthority,
@@ -64,42 +71,26 @@ export class LeafCertificates {
   private async issue(host: string, notBefore: Date, notAfter: Date): Promise<SecureContext> {
     this.issued++;
     this.onIssue();
-    const leaf = await issueLeaf(this.ca, host, notBefore, notAfter);
+    if (!this.signer) {
+      this.keysGenerated++;
+      this.signer = new LeafSigner(this.ca, generateLeafKey());
+    }
     return createSecureContext({
-      key: leaf.keyPem,
+      key: this.signer.key.keyPem,
       // The chain sent to the client: the leaf, then the CA (a client that trusts the CA finds it either way).
-      cert: `${leaf.certPem}\n${this.ca.certPem}`,
+      cert: `${this.signer.certificate(host, notBefore, notAfter)}${this.ca.certPem}`,
       minVersion: 'TLSv1.2',
     });
   }
 }
 
-/** One leaf for `host` (DNS SAN, or IP SAN for an IP literal) signed by `ca`, PEM. */
+/** One leaf for `host` (DNS SAN, or IP SAN for an IP literal) signed by `ca`, with its own key, PEM. */
 export async function issueLeaf(
   ca: CertificateAuthority,
   host: string,
   notBefore: Date,
   notAfter: Date,
 ): Promise<{ certPem: string; keyPem: string }> {
-  const keys = await generateKeyPair();
-  const ip = isIP(host) !== 0;
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
-    // CNs are limited to 64 characters; the SAN is what clients check.
-    subject: `CN=${ip ? host : host.slice(0, 64)}, O=faultgate interception (testing only)`,
-    issuer: ca.cert.subject,
-    notBefore,
-    notAfter,
-    publicKey: keys.publicKey,
-    signingKey: ca.key,
-    signingAlgorithm: ecdsaSha256,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: ip ? 'ip' : 'dns', value: host }]),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
-    ],
-  });
-  return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+  const signer = new LeafSigner(ca, generateLeafKey());
+  return { certPem: signer.certificate(host, notBefore, notAfter), keyPem: signer.key.keyPem };
 }

@@ -259,6 +259,27 @@ describe('interception CA lifecycle and hostile handshakes', () => {
     other.destroy();
   });
 
+  it('concurrent first handshakes for a new host sign one leaf; the leaves of all hosts carry one key', async () => {
+    const up = await faultUpstream();
+    const fg = await interceptingFaultgate({}, tools);
+    const target = `127.0.0.1:${up.port}`;
+    const sessions = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        tlsThroughProxy(fg.port, target, { ca: fg.caPem, servername: 'localhost' }),
+      ),
+    );
+    const byIp = await tlsThroughProxy(fg.port, target, { ca: fg.caPem, host: '127.0.0.1' });
+    const certs = [...sessions, byIp].map((s) => s.getPeerX509Certificate()!);
+    for (const s of [...sessions, byIp]) s.destroy();
+    expect(new Set(certs.slice(0, 8).map((c) => c.serialNumber)).size).toBe(1);
+    expect(certs[8]!.subjectAltName).toBe('IP Address:127.0.0.1');
+    const spki = (c: (typeof certs)[number]) =>
+      c.publicKey.export({ type: 'spki', format: 'der' }).toString('hex');
+    expect(spki(certs[8]!)).toBe(spki(certs[0]!));
+    const m = await scrape(fg.adminUrl);
+    expect(metricSum(m, 'faultgate_tls_certificates_issued_total')).toBe(2);
+  });
+
   it('garbage after a TLS record header is a counted handshake error; the proxy keeps serving', async () => {
     const up = await faultUpstream();
     const fg = await interceptingFaultgate({}, tools);

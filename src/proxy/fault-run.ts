@@ -1,0 +1,150 @@
+import type { Socket } from 'node:net';
+import type { Decision } from '../chaos/engine.js';
+import type { CompiledExperiment, ExperimentOwner } from '../chaos/experiment.js';
+import { hash32, SeededRng } from '../chaos/rng.js';
+import type { Rng } from '../types.js';
+import type { ProxyEnv } from './context.js';
+
+/** The abort reason of every run: a shared Error, because abort() without one builds a DOMException (~20 µs). */
+const RUN_ENDED = new Error('request ended');
+
+/** Who a run's injections are counted for. */
+export interface RunParty {
+  agent: string;
+  tenant: string;
+  tool: string;
+}
+
+/**
+ * The chaos bookkeeping a request (`ChaosRun`) and an opaque tunnel (`TunnelRun`) share: the
+ * abort signals that end its faults (shutdown, the fired experiments' sessions, the decision's
+ * own), interruptible waits, one random stream per experiment, each session counted once, the
+ * active-faults gauge, and the release of all of it when the client leaves or the run ends.
+ */
+export abstract class FaultRun {
+  /** Made on first use of `signal`: most runs end with nothing waiting on it. */
+  private abortController: AbortController | undefined;
+  private ended = false;
+  /** The fault types injected, in order (for the recovery tracker). */
+  readonly injectedTypes: string[] = [];
+  /** The client left: nothing more is sent. */
+  clientGone = false;
+  /** A session of this run was aborted (or faultgate shuts down): its faults end. */
+  sessionAborted = false;
+  /** Held by a `hang`: a session abort or shutdown closes the connection. */
+  hanging = false;
+  private active = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Sessions this run counted against (once each). */
+  private readonly sessions = new Set<ExperimentOwner>();
+  /** Every abort signal that ends this run's faults: heard from the start. */
+  private readonly stops: AbortSignal[] = [];
+  private readonly baseSeed: number;
+  /** One random stream per experiment, seeded from the run's: a fault that draws per chunk
+   * cannot shift another fault's draws when the upstream splits its writes differently. */
+  private readonly rngs = new Map<CompiledExperiment, Rng>();
+  /** The request's trace id (`trace.from`): in the fault log lines, so a person can find the run. */
+  readonly trace: string | undefined;
+
+  protected readonly onClientClose = (): void => {
+    this.clientGone = true;
+    this.end();
+  };
+  private readonly onSessionAbort = (): void => {
+    this.sessionAborted = true;
+    // A released hang has nothing to send: the connection is closed (as a timeout would).
+    if (this.hanging) this.releaseHang();
+    this.end();
+  };
+
+  constructor(
+    protected readonly env: ProxyEnv,
+    decision: Decision,
+    fired: readonly CompiledExperiment[],
+    /** The client connection (a request's: Node detaches `req.socket` when the response is done). */
+    private readonly clientSocket: Socket,
+  ) {
+    this.trace = decision.trace;
+    // Drawn once, before any fault runs: the per-experiment streams derive from it.
+    this.baseSeed = decision.rng.next() * 4294967296;
+    clientSocket.once('close', this.onClientClose);
+    // Draining must not wait for a hang or a long delay: they are released at shutdown.
+    if (env.shutdown) this.stops.push(env.shutdown);
+    // Before any fault runs: a first wait (latency, first_byte) must hear an abort too.
+    for (const exp of fired) {
+      if (exp.session && !this.stops.includes(exp.session.signal)) this.stops.push(exp.session.signal);
+    }
+    if (decision.signal) this.stops.push(decision.signal);
+    if (this.stops.some((s) => s.aborted)) this.onSessionAbort();
+    else for (const s of this.stops) s.addEventListener('abort', this.onSessionAbort, { once: true });
+  }
+
+  /** Ends a connection held by a `hang` whose session was aborted. */
+  protected abstract releaseHang(): void;
+
+  /** The counting part of a fault that acted: its session (once), the counter, the active gauge. */
+  protected count(exp: CompiledExperiment, party: RunParty): void {
+    const session = exp.session;
+    if (session && !this.sessions.has(session)) {
+      this.sessions.add(session);
+      session.injected(party.agent, party.tenant, this.trace);
+    }
+    this.injectedTypes.push(exp.type);
+    this.env.metrics.faults.injected(party.agent, party.tool, exp.name, exp.type);
+    if (!this.active) {
+      this.active = true;
+      this.env.metrics.faults.active.inc();
+    }
+  }
+
+  protected rngFor(exp: CompiledExperiment): Rng {
+    let rng = this.rngs.get(exp);
+    if (!rng) {
+      rng = new SeededRng(hash32(exp.name, Math.floor(this.baseSeed)));
+      this.rngs.set(exp, rng);
+    }
+    return rng;
+  }
+
+  /** Aborted when the run ends (already aborted when asked for after that). */
+  get signal(): AbortSignal {
+    if (!this.abortController) {
+      this.abortController = new AbortController();
+      if (this.ended) this.abortController.abort(RUN_ENDED);
+    }
+    return this.abortController.signal;
+  }
+
+  /** An interruptible wait: resolves true after `ms`, or false as soon as the run ends. */
+  sleep(ms: number): Promise<boolean> {
+    if (this.ended) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (completed: boolean) => {
+        clearTimeout(timer);
+        this.timers.delete(timer);
+        this.signal.removeEventListener('abort', onAbort);
+        resolve(completed);
+      };
+      const onAbort = () => done(false);
+      const timer = setTimeout(() => done(true), ms);
+      this.timers.add(timer);
+      this.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** The run is over (response closed, tunnel settled, client gone): release waits, timers, gauge. */
+  end(): void {
+    this.clientSocket.off('close', this.onClientClose);
+    this.ended = true;
+    if (this.abortController && !this.abortController.signal.aborted) this.abortController.abort(RUN_ENDED);
+    for (const s of this.stops) s.removeEventListener('abort', this.onSessionAbort);
+    this.stops.length = 0;
+    this.sessions.clear();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.active) {
+      this.active = false;
+      this.env.metrics.faults.active.dec();
+    }
+  }
+}
