@@ -4,6 +4,7 @@ import type { FleetStatus } from '../chaos/control.js';
 import type { ChaosEngine } from '../chaos/engine.js';
 import type { Session } from '../chaos/session.js';
 import { parseSessionBody } from '../chaos/session-schema.js';
+import { type Claim, claimLock, FleetRadius } from './blast.js';
 import { CascadeCounter } from './cascade.js';
 import { type AskBudget, askBudget, BudgetLease } from './lease.js';
 import type { Config, FleetConfig } from '../config/schema.js';
@@ -43,6 +44,8 @@ export interface FleetDeps {
 }
 
 const ENDED = new Set(['stopped', 'aborted', 'completed']);
+/** Blast radii locked fleet-wide to the first agent, tenant or trace claimed in Redis. */
+const LOCKS = new Set(['single_agent', 'single_tenant', 'single_trace']);
 
 /**
  * One instance's link to the fleet: applies the shared control document to the local engine
@@ -170,11 +173,20 @@ export class Fleet {
   /** A fleet session here: suspended with the link, its injection budget leased fleet-wide. */
   private adopt(session: Session): void {
     session.suspended = this.suspended;
-    const max = session.input.safety.max_affected_requests;
-    if (max > 0 && !session.lease) session.lease = new BudgetLease(session, max, this.askBudget);
+    const { max_affected_requests, max_blast_radius: radius } = session.input.safety;
+    // single_request fleet-wide: one token for the whole fleet, asked by the first candidate.
+    const single = radius === 'single_request';
+    const max = single ? 1 : max_affected_requests;
+    if (max > 0 && !session.lease) {
+      const spent = single ? () => session.end('completed', undefined, 'blast_radius') : undefined;
+      session.lease = new BudgetLease(session, max, this.askBudget, spent);
+    }
+    if (LOCKS.has(radius)) session.radius ??= new FleetRadius(session, this.claim);
     // Lease a first block as the session starts, so its first requests need not miss out.
-    if (session.running) session.lease?.refill();
+    if (session.running && !single) session.lease?.refill();
   }
+
+  private readonly claim: Claim = (id, value) => claimLock(this.client, this.cfg, id, value);
 
   private readonly askBudget: AskBudget = (id, max, want) => askBudget(this.client, this.cfg, id, max, want);
 
@@ -187,7 +199,9 @@ export class Fleet {
   /** The engine's `ended` hook: a local stop or abort (operator or safety) reaches the fleet. */
   sessionEnded(session: Session, state: string, reason: string | null): void {
     // A session timing out ends on every instance by itself; an applied change is not echoed.
-    if (this.applying || state === 'completed' || !this.known.has(session.id)) return;
+    // single_request is the exception: its one request fleet-wide is spent, the others end too.
+    const timedOut = state === 'completed' && session.input.safety.max_blast_radius !== 'single_request';
+    if (this.applying || timedOut || !this.known.has(session.id)) return;
     this.publishState(session.id, state as SessionField['state'], reason ?? undefined);
   }
 
@@ -255,7 +269,7 @@ export class Fleet {
       engine.start(session);
       this.adopt(session);
     } else if (ENDED.has(field.state) && live) {
-      session.end(field.state === 'aborted' ? 'aborted' : 'stopped', field.reason);
+      session.end(field.state as 'stopped' | 'aborted' | 'completed', field.reason);
     } else if (field.state === 'deleted') {
       if (live) session.end('aborted', 'deleted');
       engine.sessions.delete(id);

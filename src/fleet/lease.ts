@@ -56,6 +56,8 @@ export class BudgetLease implements InjectionLease {
     private readonly session: Session,
     private readonly max: number,
     private readonly ask: AskBudget,
+    /** The fleet grants nothing more and the tokens are gone (default: trip max_affected). */
+    private readonly spentHook: () => void = () => session.budgetSpent(),
   ) {
     this.block = blockSize(max);
     this.low = Math.floor(this.block / 2);
@@ -68,7 +70,7 @@ export class BudgetLease implements InjectionLease {
 
   consumed(): void {
     this.tokens--;
-    if (this.tokens <= 0 && this.spent) this.session.budgetSpent();
+    if (this.tokens <= 0 && this.spent) this.spentHook();
     else if (this.tokens <= this.low) this.refill();
   }
 
@@ -81,7 +83,7 @@ export class BudgetLease implements InjectionLease {
         this.tokens += granted;
         if (granted > 0) return;
         this.spent = true;
-        if (this.tokens <= 0) this.session.budgetSpent();
+        if (this.tokens <= 0) this.spentHook();
       })
       .catch(() => {
         this.retryAt = Date.now() + RETRY_MS;

@@ -34,6 +34,8 @@ export const docKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:contr
 export const budgetKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:budget`;
 /** Real upstream failures seen by the whole fleet, per fleet session id (cascade detection). */
 export const cascadeKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:cascade`;
+/** Blast-radius locks of fleet sessions: the agent, tenant or trace each is locked to. */
+export const blastKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:blast`;
 export const channel = (cfg: FleetConfig): string => `faultgate:${cfg.name}:changes`;
 
 const parse = <T>(text: string | undefined): T | undefined => {
