@@ -165,10 +165,8 @@ const fleetSchema = z.strictObject({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"')
     .default('default'),
   instance: z.string().min(1).max(253).default(hostname()),
-  share_default: z
-    .boolean()
-    .default(false)
-    .refine((v) => !v, 'share_default: true is not supported yet (the default session stays per instance)'),
+  /** The config's `default` session is one session of the fleet (docs/fleet.md). */
+  share_default: z.boolean().default(false),
   suspend_after_ms: posInt.default(5000),
 });
 

@@ -38,8 +38,9 @@ export class FleetRadius implements RadiusLock {
   private retryAt = 0;
 
   constructor(
-    private readonly session: Session,
+    session: Session,
     private readonly claim: Claim,
+    private readonly key = session.id,
   ) {}
 
   get value(): string | undefined {
@@ -54,7 +55,7 @@ export class FleetRadius implements RadiusLock {
 
   private ask(value: string): void {
     this.asking = true;
-    this.claim(this.session.id, value)
+    this.claim(this.key, value)
       .then((winner) => {
         this.locked = winner;
       })

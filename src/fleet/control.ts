@@ -42,6 +42,7 @@ export class FleetControl implements ControlPlane {
     const result = this.local.transition(id, action);
     // Stop and abort reach Redis through the engine's `ended` hook (as safety aborts do).
     if (result.ok && action === 'start') this.fleet.publishState(id, 'running');
+    if (result.ok && id === 'default') this.fleet.defaultChanged();
     return result;
   }
 
@@ -53,6 +54,8 @@ export class FleetControl implements ControlPlane {
 
   resume(): SessionView {
     const view = this.local.resume();
+    // The new generation of a shared `default` is written before the resume that starts it.
+    this.fleet.resumed();
     this.fleet.publishChaos({ aborted: null });
     return view;
   }

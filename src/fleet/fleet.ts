@@ -6,12 +6,14 @@ import type { Session } from '../chaos/session.js';
 import { parseSessionBody } from '../chaos/session-schema.js';
 import { type Claim, claimLock, FleetRadius } from './blast.js';
 import { CascadeCounter } from './cascade.js';
+import { SharedDefault } from './default.js';
 import { type AskBudget, askBudget, BudgetLease } from './lease.js';
 import type { Config, FleetConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import {
   type ChaosField,
   type Client,
+  type DefaultField,
   channel,
   decodeDoc,
   docKey,
@@ -59,6 +61,8 @@ export class Fleet {
   /** Fleet sessions this instance knows, as last stored (their body re-creates them). */
   private readonly known = new Map<string, SessionField>();
   private readonly cascade: CascadeCounter;
+  /** `share_default: true`: the config's `default` is a fleet session. */
+  private readonly shared: SharedDefault | undefined;
   private epoch: number | undefined;
   private appliedV = -1;
   private applying = false;
@@ -76,7 +80,9 @@ export class Fleet {
     readonly cfg: FleetConfig,
     private readonly deps: FleetDeps,
   ) {
-    this.cascade = new CascadeCounter(cfg, (id) => deps.engine().sessions.get(id));
+    this.cascade = new CascadeCounter(cfg, (key) =>
+      key === this.shared?.key ? this.shared.session : deps.engine().sessions.get(key),
+    );
     this.pending = new PendingWrites(
       () => this.client,
       cfg,
@@ -85,6 +91,9 @@ export class Fleet {
         this.epoch = e;
       },
     );
+    this.shared = cfg.share_default
+      ? new SharedDefault(deps, this.pending, (session, key) => this.adopt(session, key), deps.registry)
+      : undefined;
     this.connected = new Gauge({
       name: 'faultgate_fleet_connected',
       help: '1 while this instance reaches the fleet Redis',
@@ -171,7 +180,7 @@ export class Fleet {
   }
 
   /** A fleet session here: suspended with the link, its injection budget leased fleet-wide. */
-  private adopt(session: Session): void {
+  private adopt(session: Session, key = session.id): void {
     session.suspended = this.suspended;
     const { max_affected_requests, max_blast_radius: radius } = session.input.safety;
     // single_request fleet-wide: one token for the whole fleet, asked by the first candidate.
@@ -179,9 +188,9 @@ export class Fleet {
     const max = single ? 1 : max_affected_requests;
     if (max > 0 && !session.lease) {
       const spent = single ? () => session.end('completed', undefined, 'blast_radius') : undefined;
-      session.lease = new BudgetLease(session, max, this.askBudget, spent);
+      session.lease = new BudgetLease(session, max, this.askBudget, spent, key);
     }
-    if (LOCKS.has(radius)) session.radius ??= new FleetRadius(session, this.claim);
+    if (LOCKS.has(radius)) session.radius ??= new FleetRadius(session, this.claim, key);
     // Lease a first block as the session starts, so its first requests need not miss out.
     if (session.running && !single) session.lease?.refill();
   }
@@ -194,10 +203,37 @@ export class Fleet {
   upstreamFailure(): void {
     const engine = this.deps.engine();
     for (const id of this.known.keys()) if (engine.sessions.get(id)?.running) this.cascade.add(id);
+    if (this.shared?.session?.running) this.cascade.add(this.shared.key);
+  }
+
+  /** A reload here: with `share_default`, this instance's `default` becomes the fleet's. */
+  reloaded(): void {
+    this.shared?.reloaded(...this.defaultState());
+  }
+
+  /** A stop or start of `default` over the API reaches the fleet (with `share_default`). */
+  defaultChanged(): void {
+    this.shared?.publish(...this.defaultState());
+  }
+
+  private defaultState(): [DefaultField['state'], string | undefined] {
+    const local = this.deps.engine().sessions.get('default');
+    if (local?.running) return ['running', undefined];
+    return local?.state === 'aborted' ? ['aborted', local.abortReason ?? undefined] : ['stopped', undefined];
+  }
+
+  /** A resume here starts a new generation of the shared `default` everywhere. */
+  resumed(): void {
+    this.shared?.resumed();
   }
 
   /** The engine's `ended` hook: a local stop or abort (operator or safety) reaches the fleet. */
   sessionEnded(session: Session, state: string, reason: string | null): void {
+    if (this.shared && session.id === 'default') {
+      if (!this.applying && this.shared.session === session)
+        this.shared.publish(state === 'aborted' ? 'aborted' : 'stopped', reason ?? undefined);
+      return;
+    }
     // A session timing out ends on every instance by itself; an applied change is not echoed.
     // single_request is the exception: its one request fleet-wide is spent, the others end too.
     const timedOut = state === 'completed' && session.input.safety.max_blast_radius !== 'single_request';
@@ -223,6 +259,7 @@ export class Fleet {
   private republish(): void {
     this.deps.logger.warn({ fleet: this.cfg.name }, 'fleet: Redis lost the control document, writing ours');
     for (const [id, field] of this.known) this.pending.set(`session:${id}`, field);
+    if (this.shared) this.defaultChanged();
     if (this.deps.engine().levelSource === 'api') this.publishLevel(this.deps.engine().level);
   }
 
@@ -234,6 +271,7 @@ export class Fleet {
         engine.setLevel(doc.level);
       }
       this.applyChaos(engine, doc);
+      this.shared?.apply(doc);
       for (const [id, field] of doc.sessions) {
         if (!this.pending.has(`session:${id}`)) this.applySession(engine, id, field);
       }
@@ -243,9 +281,11 @@ export class Fleet {
   }
 
   private applyChaos(engine: ChaosEngine, doc: FleetDoc): void {
-    if (doc.epoch === this.epoch || !doc.chaos) return;
-    const first = this.epoch === undefined;
+    // The first read of the document: a join, not a change (a joiner applies no old resume).
+    const first = this.appliedV === -1;
+    if (doc.epoch === this.epoch) return;
     this.epoch = doc.epoch;
+    if (!doc.chaos) return;
     const aborted = doc.chaos.aborted;
     if (aborted && !engine.aborted) engine.abortAll(aborted.reason);
     else if (!aborted && !first && engine.aborted) engine.resume();
@@ -330,6 +370,7 @@ export class Fleet {
       const s = this.deps.engine().sessions.get(id);
       if (s) s.suspended = on;
     }
+    if (this.shared?.session) this.shared.session.suspended = on;
     // The running set is unchanged; admits() reads the flag on every decision.
     this.deps.logger.warn(
       { fleet: this.cfg.name },

@@ -1,4 +1,5 @@
 import type { RedisClientType } from 'redis';
+import type { SessionInput } from '../chaos/control.js';
 import type { FleetConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 
@@ -14,6 +15,16 @@ export interface FleetDoc {
   epoch: number;
   chaos?: ChaosField;
   sessions: Map<string, SessionField>;
+  /** `fleet.share_default`: the shared `default` session. */
+  default?: DefaultField;
+}
+
+/** The fleet's `default`: its definition, generation (bumped by resume) and state. */
+export interface DefaultField {
+  input: SessionInput;
+  gen: number;
+  state: 'running' | 'stopped' | 'aborted';
+  reason?: string;
 }
 
 export interface ChaosField {
@@ -56,11 +67,13 @@ export function decodeDoc(hash: Record<string, string>): FleetDoc {
   }
   const level = parse<number>(hash.level);
   const chaos = parse<ChaosField>(hash.chaos);
+  const shared = parse<DefaultField>(hash.default);
   return {
     v: Number(hash.v ?? 0),
     ...(typeof level === 'number' ? { level } : {}),
     epoch: Number(hash.epoch ?? 0),
     ...(chaos ? { chaos } : {}),
+    ...(shared && typeof shared.gen === 'number' && shared.input ? { default: shared } : {}),
     sessions,
   };
 }
