@@ -168,6 +168,10 @@ const fleetSchema = z.strictObject({
   /** The config's `default` session is one session of the fleet (docs/fleet.md). */
   share_default: z.boolean().default(false),
   suspend_after_ms: posInt.default(5000),
+  /** The versioned full resync: a lost pub/sub message or a restarted instance converges. */
+  resync_ms: z.number().int().min(100).max(3_600_000).default(2000),
+  /** Finished exchanges buffered for the outcome stream while Redis is slow or down. */
+  outcome_buffer: z.number().int().min(1).max(1_000_000).default(10_000),
 });
 
 const configInput = z.strictObject({

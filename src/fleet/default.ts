@@ -68,31 +68,31 @@ export class SharedDefault {
 
   /** After a local resume: a new generation, started everywhere. */
   resumed(): void {
-    this.publish('running', undefined, this.gen + 1);
+    this.gen++;
+    this.publish('running');
   }
 
   apply(doc: FleetDoc): void {
-    if (this.pending.has('default')) return;
-    const field = doc.default;
-    if (!field) {
+    // A write of ours still on its way: the stored field is older than what we know.
+    const field = this.pending.has('default') ? undefined : doc.default;
+    if (field) {
+      this.gen = field.gen;
+      this.fleetInput = field.input;
+      this.report(field.input);
+    } else if (!doc.default) {
       // The first instance to reach Redis: its config's `default` becomes the fleet's.
       this.publish('running');
-      return;
     }
-    this.gen = field.gen;
-    this.fleetInput = field.input;
-    this.report(field.input);
     const local = this.deps.engine().sessions.get('default');
     if (!local?.running) return;
-    if (JSON.stringify(local.input) !== JSON.stringify(field.input)) {
-      local.reconfigure(field.input);
-    }
+    if (field && JSON.stringify(local.input) !== JSON.stringify(field.input)) local.reconfigure(field.input);
+    // Adopted whatever the field says: until then its safety counters would be local only.
     // A resume re-creates `default`: the new one gets the new generation's counters.
     if (this.adopted !== local) {
       this.adopted = local;
       this.adopt(local, this.key);
     }
-    if (field.state !== 'running') local.end(field.state, field.reason);
+    if (field && field.state !== 'running') local.end(field.state, field.reason);
   }
 
   private report(fleet: SessionInput): void {

@@ -22,7 +22,7 @@ import {
   type SessionField,
 } from './store.js';
 
-/** A versioned full resync this often: a lost message or a restarted instance converges. */
+/** The default of `fleet.resync_ms`: a lost message or a restarted instance converges. */
 export const RESYNC_MS = 2000;
 
 /** How long shutdown waits for Redis (last writes, QUIT) before it lets go. */
@@ -51,7 +51,7 @@ const LOCKS = new Set(['single_agent', 'single_tenant', 'single_trace']);
 
 /**
  * One instance's link to the fleet: applies the shared control document to the local engine
- * (on every pub/sub message and every RESYNC_MS) and writes local changes to it. Nothing on the
+ * (on every pub/sub message and every `resync_ms`) and writes local changes to it. Nothing on the
  * data path waits on Redis: requests read the local engine, which this keeps in step.
  */
 export class Fleet {
@@ -132,7 +132,7 @@ export class Fleet {
       this.heartbeat();
       this.checkSuspend();
       void this.cascade.flush(this.client);
-      if (++n * tick >= RESYNC_MS) {
+      if (++n * tick >= this.cfg.resync_ms) {
         n = 0;
         void this.pending.flush().then(() => this.sync());
       }
@@ -187,7 +187,8 @@ export class Fleet {
     const single = radius === 'single_request';
     const max = single ? 1 : max_affected_requests;
     if (max > 0 && !session.lease) {
-      const spent = single ? () => session.end('completed', undefined, 'blast_radius') : undefined;
+      // No cause: the instance that injected the one request tells the fleet, not the others.
+      const spent = single ? () => session.end('completed') : undefined;
       session.lease = new BudgetLease(session, max, this.askBudget, spent, key);
     }
     if (LOCKS.has(radius)) session.radius ??= new FleetRadius(session, this.claim, key);
@@ -345,9 +346,12 @@ export class Fleet {
       return;
     }
     this.pinging = true;
+    const sent = Date.now();
     client
       .ping()
       .then(() => {
+        // An answer slower than the bound is no answer: a crawling Redis stays down (no flapping).
+        if (Date.now() - sent > this.cfg.suspend_after_ms / 2) return;
         this.lastPong = Date.now();
         // The link came back without a reconnect (a slow or paused Redis).
         if (this.downSince !== undefined && client.isReady) this.up();

@@ -18,6 +18,8 @@ describe('fleet: (SPEC section 10)', () => {
       instance: hostname(),
       share_default: false,
       suspend_after_ms: 5000,
+      resync_ms: 2000,
+      outcome_buffer: 10_000,
     });
   });
 

@@ -1,5 +1,7 @@
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { request } from 'undici';
-import { configYaml } from '../helpers/index.js';
+import { onTestFinished } from 'vitest';
+import { configYaml, scrape } from '../helpers/index.js';
 import { type FaultgateProcess, spawnFaultgate } from '../helpers/process.js';
 
 export const base = `agents: { from: ["header:x-agent-id"] }
@@ -84,4 +86,63 @@ export async function startEverywhere(on: string, all: { adminUrl: string }[], b
   await api(on, 'POST', `/chaos/sessions/${id}/start`);
   for (const x of all) await until(async () => (await sessionState(x.adminUrl, id)) === 'running', 'running');
   return id;
+}
+
+/**
+ * A TCP proxy in front of Redis that delays every reply by `delay` ms (in order): a Redis that
+ * answers, slowly. `delivered` counts reply chunks passed on.
+ */
+export interface SlowRedis {
+  url: string;
+  delay: number;
+  delivered: number;
+  close(): Promise<void>;
+}
+
+export async function slowRedis(port: number): Promise<SlowRedis> {
+  const sockets = new Set<Socket>();
+  const proxy: SlowRedis = { url: '', delay: 0, delivered: 0, close: async () => {} };
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    const queue: { at: number; chunk: Buffer }[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const pump = () => {
+      timer = undefined;
+      while (queue.length > 0 && queue[0]!.at <= Date.now()) {
+        client.write(queue.shift()!.chunk);
+        proxy.delivered++;
+      }
+      if (queue.length > 0) timer = setTimeout(pump, queue[0]!.at - Date.now());
+    };
+    upstream.on('data', (chunk: Buffer) => {
+      queue.push({ at: Date.now() + proxy.delay, chunk });
+      timer ??= setTimeout(pump, proxy.delay);
+    });
+    client.pipe(upstream);
+    const end = () => {
+      clearTimeout(timer);
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const s of [client, upstream]) s.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  proxy.url = `redis://127.0.0.1:${(server.address() as AddressInfo).port}/0`;
+  proxy.close = async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  };
+  onTestFinished(() => proxy.close());
+  return proxy;
+}
+
+/** The sum of every series of a metric family in one scrape. */
+export async function metricSum(adminUrl: string, name: string): Promise<number> {
+  let sum = 0;
+  for (const [key, value] of await scrape(adminUrl)) {
+    const brace = key.indexOf('{');
+    if ((brace === -1 ? key : key.slice(0, brace)) === name) sum += value;
+  }
+  return sum;
 }
