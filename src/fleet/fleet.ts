@@ -158,6 +158,11 @@ export class Fleet {
     };
   }
 
+  /** `fleet` for a session every instance shares (API sessions, a shared `default`). */
+  scopeOf(id: string): 'local' | 'fleet' {
+    return this.known.has(id) || (id === 'default' && this.shared !== undefined) ? 'fleet' : 'local';
+  }
+
   publishSession(id: string, field: SessionField): void {
     this.known.set(id, field);
     const session = this.deps.engine().sessions.get(id);
