@@ -5,7 +5,7 @@ import { configYaml, startFaultgate, startUpstream } from '../helpers/index.js';
 import { startRedis } from '../helpers/redis.js';
 import { api, base, connected, errorSession, spawnFleet } from './helpers.js';
 
-async function cli(argv: string[]): Promise<{ code: number; out: string }> {
+async function cli(argv: string[]): Promise<{ code: number | undefined; out: string }> {
   let out = '';
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
