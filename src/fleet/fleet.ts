@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { FleetStatus } from '../chaos/control.js';
 import type { ChaosEngine } from '../chaos/engine.js';
 import type { Session } from '../chaos/session.js';
@@ -7,6 +7,7 @@ import { parseSessionBody } from '../chaos/session-schema.js';
 import { type Claim, claimLock, FleetRadius } from './blast.js';
 import { CascadeCounter } from './cascade.js';
 import { SharedDefault } from './default.js';
+import { LinkHealth } from './health.js';
 import { type AskBudget, askBudget, BudgetLease } from './lease.js';
 import type { Config, FleetConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
@@ -66,15 +67,9 @@ export class Fleet {
   private epoch: number | undefined;
   private appliedV = -1;
   private applying = false;
-  private downSince: number | undefined = Date.now();
-  /** Last answer to a heartbeat: a hung Redis keeps its socket open but stops answering. */
-  private lastPong = Date.now();
-  private pinging = false;
-  private suspended = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly connected: Gauge;
-  private readonly suspendedGauge: Gauge;
+  private readonly health: LinkHealth;
 
   constructor(
     readonly cfg: FleetConfig,
@@ -94,15 +89,9 @@ export class Fleet {
     this.shared = cfg.share_default
       ? new SharedDefault(deps, this.pending, (session, key) => this.adopt(session, key), deps.registry)
       : undefined;
-    this.connected = new Gauge({
-      name: 'faultgate_fleet_connected',
-      help: '1 while this instance reaches the fleet Redis',
-      registers: [deps.registry],
-    });
-    this.suspendedGauge = new Gauge({
-      name: 'faultgate_fleet_suspended',
-      help: '1 while fleet sessions are suspended (Redis unreachable for suspend_after_ms)',
-      registers: [deps.registry],
+    this.health = new LinkHealth(cfg, deps.logger, deps.registry, {
+      reconnected: () => void this.pending.flush().then(() => this.sync()),
+      suspend: (on) => this.suspend(on),
     });
   }
 
@@ -117,11 +106,12 @@ export class Fleet {
     }) as unknown as Client;
     this.client = client;
     this.sub = client.duplicate();
-    for (const c of [client, this.sub]) c.on('error', () => this.down());
-    client.on('ready', () => this.up());
-    client.on('end', () => this.down());
-    client.on('reconnecting', () => this.down());
-    void client.connect().catch(() => this.down());
+    const down = () => this.health.down();
+    for (const c of [client, this.sub]) c.on('error', down);
+    client.on('ready', () => this.health.up());
+    client.on('end', down);
+    client.on('reconnecting', down);
+    void client.connect().catch(down);
     void this.sub
       .connect()
       .then(() => this.sub?.subscribe(channel(this.cfg), () => void this.sync()))
@@ -129,8 +119,7 @@ export class Fleet {
     const tick = Math.min(500, Math.max(50, Math.floor(this.cfg.suspend_after_ms / 4)));
     let n = 0;
     this.timer = setInterval(() => {
-      this.heartbeat();
-      this.checkSuspend();
+      this.health.tick(this.client);
       void this.cascade.flush(this.client);
       if (++n * tick >= this.cfg.resync_ms) {
         n = 0;
@@ -153,8 +142,8 @@ export class Fleet {
     return {
       name: this.cfg.name,
       instance: this.cfg.instance,
-      state: this.downSince === undefined ? 'connected' : 'degraded',
-      suspended: this.suspended,
+      state: this.health.isDown ? 'degraded' : 'connected',
+      suspended: this.health.suspended,
     };
   }
 
@@ -186,7 +175,7 @@ export class Fleet {
 
   /** A fleet session here: suspended with the link, its injection budget leased fleet-wide. */
   private adopt(session: Session, key = session.id): void {
-    session.suspended = this.suspended;
+    session.suspended = this.health.suspended;
     const { max_affected_requests, max_blast_radius: radius } = session.input.safety;
     // single_request fleet-wide: one token for the whole fleet, asked by the first candidate.
     const single = radius === 'single_request';
@@ -322,73 +311,18 @@ export class Fleet {
     }
   }
 
-  private down(since = Date.now()): void {
-    if (this.downSince !== undefined || this.closed) return;
-    this.downSince = since;
-    this.connected.set(0);
-    this.deps.logger.warn(
-      { fleet: this.cfg.name },
-      'fleet: Redis unreachable, traffic flows; chaos suspends soon',
-    );
-  }
-
-  private up(): void {
-    this.downSince = undefined;
-    this.lastPong = Date.now();
-    this.connected.set(1);
-    if (this.suspended) this.setSuspended(false);
-    this.deps.logger.info({ fleet: this.cfg.name, instance: this.cfg.instance }, 'fleet: connected to Redis');
-    void this.pending.flush().then(() => this.sync());
-  }
-
-  /** One PING in flight at a time; a Redis that answers none for suspend_after_ms is down. */
-  private heartbeat(): void {
-    const client = this.client;
-    if (!client?.isReady || this.pinging) {
-      // Down since the last answer: suspension comes suspend_after_ms after Redis went quiet.
-      if (this.pinging && Date.now() - this.lastPong > this.cfg.suspend_after_ms / 2)
-        this.down(this.lastPong);
-      return;
-    }
-    this.pinging = true;
-    const sent = Date.now();
-    client
-      .ping()
-      .then(() => {
-        // An answer slower than the bound is no answer: a crawling Redis stays down (no flapping).
-        if (Date.now() - sent > this.cfg.suspend_after_ms / 2) return;
-        this.lastPong = Date.now();
-        // The link came back without a reconnect (a slow or paused Redis).
-        if (this.downSince !== undefined && client.isReady) this.up();
-      })
-      .catch(() => {})
-      .finally(() => {
-        this.pinging = false;
-      });
-  }
-
-  private checkSuspend(): void {
-    if (this.downSince === undefined || this.suspended) return;
-    if (Date.now() - this.downSince >= this.cfg.suspend_after_ms) this.setSuspended(true);
-  }
-
-  private setSuspended(on: boolean): void {
-    this.suspended = on;
-    this.suspendedGauge.set(on ? 1 : 0);
+  /** Fleet sessions stop or resume injecting; admits() reads the flag on every decision. */
+  private suspend(on: boolean): void {
     for (const id of this.known.keys()) {
       const s = this.deps.engine().sessions.get(id);
       if (s) s.suspended = on;
     }
     if (this.shared?.session) this.shared.session.suspended = on;
-    // The running set is unchanged; admits() reads the flag on every decision.
-    this.deps.logger.warn(
-      { fleet: this.cfg.name },
-      on ? 'fleet: sessions suspended (no chaos without shared safety)' : 'fleet: sessions resumed',
-    );
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.health.closed = true;
     clearInterval(this.timer);
     // A hung Redis must not hang the shutdown: the last writes get a bounded chance.
     await within(this.pending.flush(), CLOSE_MS);
