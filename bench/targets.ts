@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BenchConfigOptions, benchConfigYaml } from './faultgate-config.js';
 import { type Child, freePort, LOAD_CPU, SUT_CPU, startChild } from './harness.js';
+import { type BenchRedis, fleetYaml, startBenchRedis } from './fleet-redis.js';
 import { haproxy, nginx } from './peers.js';
 
 /**
@@ -75,7 +76,10 @@ export async function waitReady(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
-type FaultgateOptions = Pick<BenchConfigOptions, 'level' | 'maxConnections' | 'mode' | 'tracking'>;
+type FaultgateOptions = Pick<BenchConfigOptions, 'level' | 'maxConnections' | 'mode' | 'tracking'> & {
+  /** Fleet mode (issue 15): a redis-server of its own on a free port, the config's `fleet` key. */
+  fleet?: boolean;
+};
 
 function faultgate(name: string, options: FaultgateOptions = {}, cli = FAULTGATE_CLI): Target {
   const what = {
@@ -85,17 +89,30 @@ function faultgate(name: string, options: FaultgateOptions = {}, cli = FAULTGATE
   };
   return {
     name,
-    description: `faultgate${cli === FAULTGATE_CLI ? '' : ` (${cli})`}, 50 tools, 20 experiments, ${what[options.mode ?? 'idle']}${options.tracking === false ? ', tracking off' : ''}`,
+    description: `faultgate${cli === FAULTGATE_CLI ? '' : ` (${cli})`}, 50 tools, 20 experiments, ${what[options.mode ?? 'idle']}${options.tracking === false ? ', tracking off' : ''}${options.fleet ? ', fleet mode (own redis-server)' : ''}`,
     async start(upstream) {
       if (!existsSync(cli)) throw new Error(`${cli} not found (npm run build?)`);
       const [port, adminPort] = [await freePort(), await freePort()];
       const dir = mkdtempSync(join(tmpdir(), 'faultgate-bench-'));
       const file = join(dir, 'faultgate.yaml');
       const logLevel = process.env.FAULTGATE_BENCH_LOG_LEVEL ?? 'info';
+      const { fleet, ...configOptions } = options;
+      let redis: BenchRedis | undefined;
+      try {
+        redis = fleet ? await startBenchRedis() : undefined;
+      } catch (err) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
       writeFileSync(
         file,
-        benchConfigYaml({ listenPort: port, adminPort, upstream: upstream.url, logLevel, ...options }),
+        benchConfigYaml({ listenPort: port, adminPort, upstream: upstream.url, logLevel, ...configOptions }) +
+          (redis ? fleetYaml(redis.url, name) : ''),
       );
+      const cleanup = async () => {
+        await redis?.stop();
+        rmSync(dir, { recursive: true, force: true });
+      };
       let child: Child;
       try {
         ({ child } = await startChild(name, process.execPath, [cli, 'start', '-c', file], {
@@ -105,14 +122,14 @@ function faultgate(name: string, options: FaultgateOptions = {}, cli = FAULTGATE
           ),
         }));
       } catch (err) {
-        rmSync(dir, { recursive: true, force: true });
+        await cleanup();
         throw err;
       }
       try {
         await waitReady(`http://127.0.0.1:${adminPort}/readyz`, 20_000);
       } catch (err) {
         await child.stop();
-        rmSync(dir, { recursive: true, force: true });
+        await cleanup();
         throw err;
       }
       return {
@@ -120,7 +137,7 @@ function faultgate(name: string, options: FaultgateOptions = {}, cli = FAULTGATE
         pid: child.pid,
         async stop() {
           await child.stop();
-          rmSync(dir, { recursive: true, force: true });
+          await cleanup();
         },
       };
     },
@@ -146,6 +163,8 @@ export const targets: Target[] = [
   faultgate('faultgate-armed', { mode: 'armed' }),
   faultgate('faultgate-l1', { mode: 'faults10' }),
   faultgate('faultgate-notrack', { tracking: false }),
+  // Issue 15: fleet on vs off (compare with `faultgate`): shared control plane, outcome stream.
+  faultgate('faultgate-fleet', { fleet: true }),
   // Another build of faultgate (e.g. the commit before a change), measured in the same run.
   faultgate('faultgate-baseline', {}, process.env.FAULTGATE_BASELINE_CLI ?? '(set FAULTGATE_BASELINE_CLI)'),
 ];

@@ -333,6 +333,7 @@ export class Faultgate {
     // abort and an API level stay in force, API sessions keep running.
     const chaos = state.engine.reconfigure(config);
     this.state = state;
+    this.fleet?.reloaded();
     this.configHash = hashConfig(config);
     this.listenerSet.commit(change);
     if (agent) {

@@ -40,6 +40,8 @@ export interface SessionView {
   created_at: string;
   started_at: string | null;
   ended_at: string | null;
+  /** Fleet mode only: `fleet` when every instance shares the session, else `local`. */
+  scope?: 'local' | 'fleet';
 }
 
 /** A problem in an API request body: `path` like `experiments[0].config.max_ms`. */

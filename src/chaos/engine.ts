@@ -355,7 +355,7 @@ function diffNames(before: readonly { name: string }[], after: readonly { name: 
 const silent = { warn() {}, info() {}, debug() {}, error() {} } as unknown as Logger;
 
 /** The config's experiments as session `default`, started at boot, with the config's safety. */
-function defaultInput(config: Config): SessionInput {
+export function defaultInput(config: Config): SessionInput {
   return {
     name: 'default',
     experiments: [...config.experiments],

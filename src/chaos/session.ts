@@ -30,6 +30,12 @@ export interface InjectionLease {
   refill(): void;
 }
 
+/** Fleet mode: a blast-radius lock shared by every instance; never waits. */
+export interface RadiusLock {
+  /** The request's agent / tenant / trace may get faults (it holds, or it is, the lock). */
+  admit(value: string): boolean;
+}
+
 export interface ExperimentDiff {
   added: string[];
   removed: string[];
@@ -102,6 +108,8 @@ export class Session implements ExperimentOwner {
   suspended = false;
   /** Fleet mode: `max_affected_requests` counted across the fleet (tokens leased from Redis). */
   lease: InjectionLease | undefined;
+  /** Fleet mode: `single_agent` / `single_tenant` / `single_trace` locked fleet-wide. */
+  radius: RadiusLock | undefined;
 
   get running(): boolean {
     return this.state === 'running';
@@ -123,7 +131,14 @@ export class Session implements ExperimentOwner {
       return false;
     }
     const pct = this.input.targeting.percentage;
-    return pct >= 1 || hash32(`${agent}\n${tenant}`, this.cohortSeed) / 4294967296 < pct;
+    if (pct < 1 && hash32(`${agent}\n${tenant}`, this.cohortSeed) / 4294967296 >= pct) return false;
+    return this.radius === undefined || this.radius.admit(this.radiusValue(agent, tenant, trace));
+  }
+
+  /** What a fleet-wide lock holds for this request: its agent, tenant or trace id. */
+  private radiusValue(agent: string, tenant: string, trace?: string): string {
+    const radius = this.input.safety.max_blast_radius;
+    return radius === 'single_agent' ? agent : radius === 'single_tenant' ? tenant : (trace ?? '');
   }
 
   start(now = Date.now()): void {

@@ -62,11 +62,14 @@ const experimentNames = (s: SessionView) =>
 
 function listTable(sessions: SessionView[]): string {
   if (sessions.length === 0) return 'no sessions\n';
+  // Fleet mode: a SCOPE column says which sessions every instance shares.
+  const fleet = sessions.some((s) => s.scope !== undefined);
   return table(
-    ['ID', 'NAME', 'STATE', 'AFFECTED', 'STARTED', 'EXPERIMENTS'],
+    ['ID', 'NAME', ...(fleet ? ['SCOPE'] : []), 'STATE', 'AFFECTED', 'STARTED', 'EXPERIMENTS'],
     sessions.map((s) => [
       s.id,
       s.name,
+      ...(fleet ? [s.scope ?? 'local'] : []),
       s.abort_reason ? `${s.state} (${s.abort_reason})` : s.state,
       String(s.affected_requests),
       when(s.started_at),
@@ -75,12 +78,16 @@ function listTable(sessions: SessionView[]): string {
   );
 }
 
+const scopeText = (s: SessionView) =>
+  s.scope === 'fleet' ? 'fleet (every instance applies its changes)' : 'local (this instance only)';
+
 function showText(s: SessionView): string {
   const t = s.targeting;
   const list = (l: string[]) => (l.length > 0 ? l.join(', ') : 'all');
   const rows: [string, string][] = [
     ['id', s.id],
     ['name', s.name],
+    ...(s.scope ? [['scope', scopeText(s)] as [string, string]] : []),
     ['state', s.abort_reason ? `${s.state} (${s.abort_reason})` : s.state],
     ['affected requests', String(s.affected_requests)],
     ['experiments', experimentNames(s)],
@@ -143,8 +150,11 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   else session = await client.request('POST', `${path}/${verb}`);
   if (json) printJson(io, session);
   else if (verb === 'show') io.stdout.write(showText(session));
-  else if (verb === 'delete') io.stdout.write(`session ${session.name} (${session.id}) deleted\n`);
-  else io.stdout.write(`session ${session.name} (${session.id}) is ${session.state}\n`);
+  else {
+    const done = verb === 'delete' ? 'deleted' : `is ${session.state}`;
+    const where = session.scope === 'fleet' ? ' on every instance of the fleet' : '';
+    io.stdout.write(`session ${session.name} (${session.id}) ${done}${where}\n`);
+  }
   return 0;
 }
 

@@ -165,11 +165,13 @@ const fleetSchema = z.strictObject({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"')
     .default('default'),
   instance: z.string().min(1).max(253).default(hostname()),
-  share_default: z
-    .boolean()
-    .default(false)
-    .refine((v) => !v, 'share_default: true is not supported yet (the default session stays per instance)'),
+  /** The config's `default` session is one session of the fleet (docs/fleet.md). */
+  share_default: z.boolean().default(false),
   suspend_after_ms: posInt.default(5000),
+  /** The versioned full resync: a lost pub/sub message or a restarted instance converges. */
+  resync_ms: z.number().int().min(100).max(3_600_000).default(2000),
+  /** Finished exchanges buffered for the outcome stream while Redis is slow or down. */
+  outcome_buffer: z.number().int().min(1).max(1_000_000).default(10_000),
 });
 
 const configInput = z.strictObject({

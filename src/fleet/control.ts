@@ -19,42 +19,56 @@ export class FleetControl implements ControlPlane {
   ) {}
 
   listSessions(): SessionView[] {
-    return this.local.listSessions();
+    return this.local.listSessions().map(this.scoped);
+  }
+
+  /** Says in every view whether the fleet shares the session (the CLI shows it). */
+  private readonly scoped = (view: SessionView): SessionView => ({
+    ...view,
+    scope: this.fleet.scopeOf(view.id),
+  });
+
+  private scopedResult(result: ControlResult<SessionView>): ControlResult<SessionView> {
+    return result.ok ? { ok: true, value: this.scoped(result.value) } : result;
   }
 
   createSession(body: unknown): ControlResult<SessionView> {
     const result = this.local.createSession(body, this.fleet.newSessionId());
     if (result.ok) this.fleet.publishSession(result.value.id, { body, state: 'created' });
-    return result;
+    return this.scopedResult(result);
   }
 
   getSession(id: string): SessionView | undefined {
-    return this.local.getSession(id);
+    const view = this.local.getSession(id);
+    return view && this.scoped(view);
   }
 
   deleteSession(id: string): ControlResult<SessionView> {
     const result = this.local.deleteSession(id);
     if (result.ok) this.fleet.publishState(id, 'deleted');
-    return result;
+    return this.scopedResult(result);
   }
 
   transition(id: string, action: SessionAction): ControlResult<SessionView> {
     const result = this.local.transition(id, action);
     // Stop and abort reach Redis through the engine's `ended` hook (as safety aborts do).
     if (result.ok && action === 'start') this.fleet.publishState(id, 'running');
-    return result;
+    if (result.ok && id === 'default') this.fleet.defaultChanged();
+    return this.scopedResult(result);
   }
 
   abortAll(reason: string): SessionView[] {
     const aborted = this.local.abortAll(reason);
     this.fleet.publishChaos({ aborted: { reason, at: new Date().toISOString() } });
-    return aborted;
+    return aborted.map(this.scoped);
   }
 
   resume(): SessionView {
     const view = this.local.resume();
+    // The new generation of a shared `default` is written before the resume that starts it.
+    this.fleet.resumed();
     this.fleet.publishChaos({ aborted: null });
-    return view;
+    return this.scoped(view);
   }
 
   getLevel(): number {

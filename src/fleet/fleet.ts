@@ -1,16 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { FleetStatus } from '../chaos/control.js';
 import type { ChaosEngine } from '../chaos/engine.js';
 import type { Session } from '../chaos/session.js';
 import { parseSessionBody } from '../chaos/session-schema.js';
+import { type Claim, claimLock, FleetRadius } from './blast.js';
 import { CascadeCounter } from './cascade.js';
+import { SharedDefault } from './default.js';
+import { LinkHealth } from './health.js';
 import { type AskBudget, askBudget, BudgetLease } from './lease.js';
 import type { Config, FleetConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import {
   type ChaosField,
   type Client,
+  type DefaultField,
   channel,
   decodeDoc,
   docKey,
@@ -19,7 +23,7 @@ import {
   type SessionField,
 } from './store.js';
 
-/** A versioned full resync this often: a lost message or a restarted instance converges. */
+/** The default of `fleet.resync_ms`: a lost message or a restarted instance converges. */
 export const RESYNC_MS = 2000;
 
 /** How long shutdown waits for Redis (last writes, QUIT) before it lets go. */
@@ -43,10 +47,12 @@ export interface FleetDeps {
 }
 
 const ENDED = new Set(['stopped', 'aborted', 'completed']);
+/** Blast radii locked fleet-wide to the first agent, tenant or trace claimed in Redis. */
+const LOCKS = new Set(['single_agent', 'single_tenant', 'single_trace']);
 
 /**
  * One instance's link to the fleet: applies the shared control document to the local engine
- * (on every pub/sub message and every RESYNC_MS) and writes local changes to it. Nothing on the
+ * (on every pub/sub message and every `resync_ms`) and writes local changes to it. Nothing on the
  * data path waits on Redis: requests read the local engine, which this keeps in step.
  */
 export class Fleet {
@@ -56,24 +62,22 @@ export class Fleet {
   /** Fleet sessions this instance knows, as last stored (their body re-creates them). */
   private readonly known = new Map<string, SessionField>();
   private readonly cascade: CascadeCounter;
+  /** `share_default: true`: the config's `default` is a fleet session. */
+  private readonly shared: SharedDefault | undefined;
   private epoch: number | undefined;
   private appliedV = -1;
   private applying = false;
-  private downSince: number | undefined = Date.now();
-  /** Last answer to a heartbeat: a hung Redis keeps its socket open but stops answering. */
-  private lastPong = Date.now();
-  private pinging = false;
-  private suspended = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly connected: Gauge;
-  private readonly suspendedGauge: Gauge;
+  private readonly health: LinkHealth;
 
   constructor(
     readonly cfg: FleetConfig,
     private readonly deps: FleetDeps,
   ) {
-    this.cascade = new CascadeCounter(cfg, (id) => deps.engine().sessions.get(id));
+    this.cascade = new CascadeCounter(cfg, (key) =>
+      key === this.shared?.key ? this.shared.session : deps.engine().sessions.get(key),
+    );
     this.pending = new PendingWrites(
       () => this.client,
       cfg,
@@ -82,15 +86,12 @@ export class Fleet {
         this.epoch = e;
       },
     );
-    this.connected = new Gauge({
-      name: 'faultgate_fleet_connected',
-      help: '1 while this instance reaches the fleet Redis',
-      registers: [deps.registry],
-    });
-    this.suspendedGauge = new Gauge({
-      name: 'faultgate_fleet_suspended',
-      help: '1 while fleet sessions are suspended (Redis unreachable for suspend_after_ms)',
-      registers: [deps.registry],
+    this.shared = cfg.share_default
+      ? new SharedDefault(deps, this.pending, (session, key) => this.adopt(session, key), deps.registry)
+      : undefined;
+    this.health = new LinkHealth(cfg, deps.logger, deps.registry, {
+      reconnected: () => void this.pending.flush().then(() => this.sync()),
+      suspend: (on) => this.suspend(on),
     });
   }
 
@@ -105,11 +106,12 @@ export class Fleet {
     }) as unknown as Client;
     this.client = client;
     this.sub = client.duplicate();
-    for (const c of [client, this.sub]) c.on('error', () => this.down());
-    client.on('ready', () => this.up());
-    client.on('end', () => this.down());
-    client.on('reconnecting', () => this.down());
-    void client.connect().catch(() => this.down());
+    const down = () => this.health.down();
+    for (const c of [client, this.sub]) c.on('error', down);
+    client.on('ready', () => this.health.up());
+    client.on('end', down);
+    client.on('reconnecting', down);
+    void client.connect().catch(down);
     void this.sub
       .connect()
       .then(() => this.sub?.subscribe(channel(this.cfg), () => void this.sync()))
@@ -117,10 +119,9 @@ export class Fleet {
     const tick = Math.min(500, Math.max(50, Math.floor(this.cfg.suspend_after_ms / 4)));
     let n = 0;
     this.timer = setInterval(() => {
-      this.heartbeat();
-      this.checkSuspend();
+      this.health.tick(this.client);
       void this.cascade.flush(this.client);
-      if (++n * tick >= RESYNC_MS) {
+      if (++n * tick >= this.cfg.resync_ms) {
         n = 0;
         void this.pending.flush().then(() => this.sync());
       }
@@ -141,9 +142,14 @@ export class Fleet {
     return {
       name: this.cfg.name,
       instance: this.cfg.instance,
-      state: this.downSince === undefined ? 'connected' : 'degraded',
-      suspended: this.suspended,
+      state: this.health.isDown ? 'degraded' : 'connected',
+      suspended: this.health.suspended,
     };
+  }
+
+  /** `fleet` for a session every instance shares (API sessions, a shared `default`). */
+  scopeOf(id: string): 'local' | 'fleet' {
+    return this.known.has(id) || (id === 'default' && this.shared !== undefined) ? 'fleet' : 'local';
   }
 
   publishSession(id: string, field: SessionField): void {
@@ -168,13 +174,23 @@ export class Fleet {
   }
 
   /** A fleet session here: suspended with the link, its injection budget leased fleet-wide. */
-  private adopt(session: Session): void {
-    session.suspended = this.suspended;
-    const max = session.input.safety.max_affected_requests;
-    if (max > 0 && !session.lease) session.lease = new BudgetLease(session, max, this.askBudget);
+  private adopt(session: Session, key = session.id): void {
+    session.suspended = this.health.suspended;
+    const { max_affected_requests, max_blast_radius: radius } = session.input.safety;
+    // single_request fleet-wide: one token for the whole fleet, asked by the first candidate.
+    const single = radius === 'single_request';
+    const max = single ? 1 : max_affected_requests;
+    if (max > 0 && !session.lease) {
+      // No cause: the instance that injected the one request tells the fleet, not the others.
+      const spent = single ? () => session.end('completed') : undefined;
+      session.lease = new BudgetLease(session, max, this.askBudget, spent, key);
+    }
+    if (LOCKS.has(radius)) session.radius ??= new FleetRadius(session, this.claim, key);
     // Lease a first block as the session starts, so its first requests need not miss out.
-    if (session.running) session.lease?.refill();
+    if (session.running && !single) session.lease?.refill();
   }
+
+  private readonly claim: Claim = (id, value) => claimLock(this.client, this.cfg, id, value);
 
   private readonly askBudget: AskBudget = (id, max, want) => askBudget(this.client, this.cfg, id, max, want);
 
@@ -182,12 +198,41 @@ export class Fleet {
   upstreamFailure(): void {
     const engine = this.deps.engine();
     for (const id of this.known.keys()) if (engine.sessions.get(id)?.running) this.cascade.add(id);
+    if (this.shared?.session?.running) this.cascade.add(this.shared.key);
+  }
+
+  /** A reload here: with `share_default`, this instance's `default` becomes the fleet's. */
+  reloaded(): void {
+    this.shared?.reloaded(...this.defaultState());
+  }
+
+  /** A stop or start of `default` over the API reaches the fleet (with `share_default`). */
+  defaultChanged(): void {
+    this.shared?.publish(...this.defaultState());
+  }
+
+  private defaultState(): [DefaultField['state'], string | undefined] {
+    const local = this.deps.engine().sessions.get('default');
+    if (local?.running) return ['running', undefined];
+    return local?.state === 'aborted' ? ['aborted', local.abortReason ?? undefined] : ['stopped', undefined];
+  }
+
+  /** A resume here starts a new generation of the shared `default` everywhere. */
+  resumed(): void {
+    this.shared?.resumed();
   }
 
   /** The engine's `ended` hook: a local stop or abort (operator or safety) reaches the fleet. */
   sessionEnded(session: Session, state: string, reason: string | null): void {
+    if (this.shared && session.id === 'default') {
+      if (!this.applying && this.shared.session === session)
+        this.shared.publish(state === 'aborted' ? 'aborted' : 'stopped', reason ?? undefined);
+      return;
+    }
     // A session timing out ends on every instance by itself; an applied change is not echoed.
-    if (this.applying || state === 'completed' || !this.known.has(session.id)) return;
+    // single_request is the exception: its one request fleet-wide is spent, the others end too.
+    const timedOut = state === 'completed' && session.input.safety.max_blast_radius !== 'single_request';
+    if (this.applying || timedOut || !this.known.has(session.id)) return;
     this.publishState(session.id, state as SessionField['state'], reason ?? undefined);
   }
 
@@ -209,6 +254,7 @@ export class Fleet {
   private republish(): void {
     this.deps.logger.warn({ fleet: this.cfg.name }, 'fleet: Redis lost the control document, writing ours');
     for (const [id, field] of this.known) this.pending.set(`session:${id}`, field);
+    if (this.shared) this.defaultChanged();
     if (this.deps.engine().levelSource === 'api') this.publishLevel(this.deps.engine().level);
   }
 
@@ -220,6 +266,7 @@ export class Fleet {
         engine.setLevel(doc.level);
       }
       this.applyChaos(engine, doc);
+      this.shared?.apply(doc);
       for (const [id, field] of doc.sessions) {
         if (!this.pending.has(`session:${id}`)) this.applySession(engine, id, field);
       }
@@ -229,9 +276,11 @@ export class Fleet {
   }
 
   private applyChaos(engine: ChaosEngine, doc: FleetDoc): void {
-    if (doc.epoch === this.epoch || !doc.chaos) return;
-    const first = this.epoch === undefined;
+    // The first read of the document: a join, not a change (a joiner applies no old resume).
+    const first = this.appliedV === -1;
+    if (doc.epoch === this.epoch) return;
     this.epoch = doc.epoch;
+    if (!doc.chaos) return;
     const aborted = doc.chaos.aborted;
     if (aborted && !engine.aborted) engine.abortAll(aborted.reason);
     else if (!aborted && !first && engine.aborted) engine.resume();
@@ -255,76 +304,25 @@ export class Fleet {
       engine.start(session);
       this.adopt(session);
     } else if (ENDED.has(field.state) && live) {
-      session.end(field.state === 'aborted' ? 'aborted' : 'stopped', field.reason);
+      session.end(field.state as 'stopped' | 'aborted' | 'completed', field.reason);
     } else if (field.state === 'deleted') {
       if (live) session.end('aborted', 'deleted');
       engine.sessions.delete(id);
     }
   }
 
-  private down(since = Date.now()): void {
-    if (this.downSince !== undefined || this.closed) return;
-    this.downSince = since;
-    this.connected.set(0);
-    this.deps.logger.warn(
-      { fleet: this.cfg.name },
-      'fleet: Redis unreachable, traffic flows; chaos suspends soon',
-    );
-  }
-
-  private up(): void {
-    this.downSince = undefined;
-    this.lastPong = Date.now();
-    this.connected.set(1);
-    if (this.suspended) this.setSuspended(false);
-    this.deps.logger.info({ fleet: this.cfg.name, instance: this.cfg.instance }, 'fleet: connected to Redis');
-    void this.pending.flush().then(() => this.sync());
-  }
-
-  /** One PING in flight at a time; a Redis that answers none for suspend_after_ms is down. */
-  private heartbeat(): void {
-    const client = this.client;
-    if (!client?.isReady || this.pinging) {
-      // Down since the last answer: suspension comes suspend_after_ms after Redis went quiet.
-      if (this.pinging && Date.now() - this.lastPong > this.cfg.suspend_after_ms / 2)
-        this.down(this.lastPong);
-      return;
-    }
-    this.pinging = true;
-    client
-      .ping()
-      .then(() => {
-        this.lastPong = Date.now();
-        // The link came back without a reconnect (a slow or paused Redis).
-        if (this.downSince !== undefined && client.isReady) this.up();
-      })
-      .catch(() => {})
-      .finally(() => {
-        this.pinging = false;
-      });
-  }
-
-  private checkSuspend(): void {
-    if (this.downSince === undefined || this.suspended) return;
-    if (Date.now() - this.downSince >= this.cfg.suspend_after_ms) this.setSuspended(true);
-  }
-
-  private setSuspended(on: boolean): void {
-    this.suspended = on;
-    this.suspendedGauge.set(on ? 1 : 0);
+  /** Fleet sessions stop or resume injecting; admits() reads the flag on every decision. */
+  private suspend(on: boolean): void {
     for (const id of this.known.keys()) {
       const s = this.deps.engine().sessions.get(id);
       if (s) s.suspended = on;
     }
-    // The running set is unchanged; admits() reads the flag on every decision.
-    this.deps.logger.warn(
-      { fleet: this.cfg.name },
-      on ? 'fleet: sessions suspended (no chaos without shared safety)' : 'fleet: sessions resumed',
-    );
+    if (this.shared?.session) this.shared.session.suspended = on;
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.health.closed = true;
     clearInterval(this.timer);
     // A hung Redis must not hang the shutdown: the last writes get a bounded chance.
     await within(this.pending.flush(), CLOSE_MS);

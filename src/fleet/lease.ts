@@ -56,6 +56,10 @@ export class BudgetLease implements InjectionLease {
     private readonly session: Session,
     private readonly max: number,
     private readonly ask: AskBudget,
+    /** The fleet grants nothing more and the tokens are gone (default: trip max_affected). */
+    private readonly spentHook: () => void = () => session.budgetSpent(),
+    /** Its field in the budget hash (a shared `default` has one per generation). */
+    private readonly key = session.id,
   ) {
     this.block = blockSize(max);
     this.low = Math.floor(this.block / 2);
@@ -68,7 +72,7 @@ export class BudgetLease implements InjectionLease {
 
   consumed(): void {
     this.tokens--;
-    if (this.tokens <= 0 && this.spent) this.session.budgetSpent();
+    if (this.tokens <= 0 && this.spent) this.spentHook();
     else if (this.tokens <= this.low) this.refill();
   }
 
@@ -76,12 +80,12 @@ export class BudgetLease implements InjectionLease {
   refill(): void {
     if (this.asking || this.spent || !this.session.running || Date.now() < this.retryAt) return;
     this.asking = true;
-    this.ask(this.session.id, this.max, this.block)
+    this.ask(this.key, this.max, this.block)
       .then((granted) => {
         this.tokens += granted;
         if (granted > 0) return;
         this.spent = true;
-        if (this.tokens <= 0) this.session.budgetSpent();
+        if (this.tokens <= 0) this.spentHook();
       })
       .catch(() => {
         this.retryAt = Date.now() + RETRY_MS;

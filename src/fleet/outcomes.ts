@@ -6,8 +6,6 @@ import type { Report } from '../observe/report-model.js';
 import { RecoveryTracker, type ReportMeta } from '../observe/tracker.js';
 import type { Client } from './store.js';
 
-/** Outcomes waiting for Redis; beyond this they are dropped (and counted), never the request. */
-export const MAX_BUFFERED = 10_000;
 /** The stream keeps about this many exchanges of the whole fleet (XADD MAXLEN ~). */
 export const STREAM_MAXLEN = 100_000;
 const FLUSH_MS = 250;
@@ -17,7 +15,7 @@ export const streamKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:ou
 
 /**
  * Tees finished exchanges: the local tracker sees each at once; a copy waits in a bounded
- * buffer and reaches the fleet's Redis Stream in batches every FLUSH_MS. The request never
+ * buffer (`fleet.outcome_buffer`) and reaches the fleet's Redis Stream in batches every FLUSH_MS. The request never
  * waits for Redis: observe() only pushes onto an array.
  */
 export class OutcomeStream implements OutcomeSink {
@@ -44,7 +42,7 @@ export class OutcomeStream implements OutcomeSink {
 
   observe(o: ExchangeOutcome): void {
     this.local?.observe(o);
-    if (this.buffer.length < MAX_BUFFERED) this.buffer.push(o);
+    if (this.buffer.length < this.cfg.outcome_buffer) this.buffer.push(o);
     else this.dropped.inc();
   }
 
@@ -66,7 +64,7 @@ export class OutcomeStream implements OutcomeSink {
       await pipe.execAsPipeline();
     } catch (err) {
       // Back at the front, as far as the bound allows: the rest is counted as dropped.
-      const room = MAX_BUFFERED - this.buffer.length;
+      const room = this.cfg.outcome_buffer - this.buffer.length;
       this.buffer.unshift(...batch.slice(0, room));
       if (batch.length > room) this.dropped.inc(batch.length - room);
       this.logger.warn({ err: (err as Error).message }, 'fleet: outcome batch not sent, will retry');

@@ -1,4 +1,5 @@
 import type { RedisClientType } from 'redis';
+import type { SessionInput } from '../chaos/control.js';
 import type { FleetConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 
@@ -14,6 +15,16 @@ export interface FleetDoc {
   epoch: number;
   chaos?: ChaosField;
   sessions: Map<string, SessionField>;
+  /** `fleet.share_default`: the shared `default` session. */
+  default?: DefaultField;
+}
+
+/** The fleet's `default`: its definition, generation (bumped by resume) and state. */
+export interface DefaultField {
+  input: SessionInput;
+  gen: number;
+  state: 'running' | 'stopped' | 'aborted';
+  reason?: string;
 }
 
 export interface ChaosField {
@@ -34,6 +45,8 @@ export const docKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:contr
 export const budgetKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:budget`;
 /** Real upstream failures seen by the whole fleet, per fleet session id (cascade detection). */
 export const cascadeKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:cascade`;
+/** Blast-radius locks of fleet sessions: the agent, tenant or trace each is locked to. */
+export const blastKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:blast`;
 export const channel = (cfg: FleetConfig): string => `faultgate:${cfg.name}:changes`;
 
 const parse = <T>(text: string | undefined): T | undefined => {
@@ -54,11 +67,13 @@ export function decodeDoc(hash: Record<string, string>): FleetDoc {
   }
   const level = parse<number>(hash.level);
   const chaos = parse<ChaosField>(hash.chaos);
+  const shared = parse<DefaultField>(hash.default);
   return {
     v: Number(hash.v ?? 0),
     ...(typeof level === 'number' ? { level } : {}),
     epoch: Number(hash.epoch ?? 0),
     ...(chaos ? { chaos } : {}),
+    ...(shared && typeof shared.gen === 'number' && shared.input ? { default: shared } : {}),
     sessions,
   };
 }

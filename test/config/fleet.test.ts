@@ -18,17 +18,19 @@ describe('fleet: (SPEC section 10)', () => {
       instance: hostname(),
       share_default: false,
       suspend_after_ms: 5000,
+      resync_ms: 2000,
+      outcome_buffer: 10_000,
     });
   });
 
-  it('rejects a non-Redis URL, a bad name, share_default: true and a zero suspend_after_ms', () => {
+  it('rejects a non-Redis URL, a bad name, a non-boolean share_default and a zero suspend_after_ms', () => {
     const text = yaml(
       ...BASE,
       'fleet:',
       '  redis: http://redis:6379',
       '  name: "a b"',
       '  instance: ""',
-      '  share_default: true',
+      '  share_default: yes please',
       '  suspend_after_ms: 0',
     );
     expect(problems(text).map(([, , path]) => path)).toEqual([
