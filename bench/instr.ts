@@ -17,6 +17,7 @@ import { parseSize, startUpstream } from './upstream.js';
  *
  *   npm run bench:instr -- --sizes 1k,256k --requests 2000 --warmup 3000
  *   FAULTGATE_BASELINE_CLI=/tmp/base/dist/src/cli.js npm run bench:instr -- --only baseline,faultgate
+ *   INSTR_KEEP=1 ... keeps the callgrind dumps (for callgrind_annotate) in /tmp/faultgate-instr-*
  *
  * Targets: `reference` (bench/reference-proxy.ts), `faultgate` (this build, the bench config of
  * faultgate-config.ts: 50 tools, 20 experiments, level 0, tracking on), `baseline`.
@@ -56,7 +57,7 @@ async function startUnderCallgrind(target: string, upstream: string, extraNode: 
       outDir,
       stop: async () => {
         await child.stop();
-        rmSync(outDir, { recursive: true, force: true });
+        if (!process.env.INSTR_KEEP) rmSync(outDir, { recursive: true, force: true });
       },
     };
   }
@@ -80,7 +81,7 @@ async function startUnderCallgrind(target: string, upstream: string, extraNode: 
     outDir,
     stop: async () => {
       await child.stop();
-      rmSync(outDir, { recursive: true, force: true });
+      if (!process.env.INSTR_KEEP) rmSync(outDir, { recursive: true, force: true });
     },
   };
 }
@@ -109,8 +110,23 @@ async function control(pid: number, flag: string, url: string, path: string): Pr
   await busy;
 }
 
-function totalInstructions(outDir: string, pid: number): number {
-  // Dumps are numbered `cg.out.PID.N`; the last one covers the measured requests.
+/** Calls counted from the dump: syscalls (libc wrappers) and V8 collections in the window. */
+const COUNTED: Record<string, string> = {
+  'cfn=read': 'read',
+  'cfn=write': 'write',
+  'cfn=writev': 'writev',
+  'cfn=connect': 'connect',
+  'cfn=v8::internal::ScavengerCollector::CollectGarbage()': 'scavenge',
+  'cfn=v8::internal::MarkCompactCollector::CollectGarbage()': 'major',
+};
+
+export interface Counts {
+  instructions: number;
+  calls: Record<string, number>;
+}
+
+/** The last dump (`cg.out.PID.N`, made by `callgrind_control -d`) covers the measured requests. */
+function readDump(outDir: string, pid: number): Counts {
   const dumps = readdirSync(outDir)
     .filter((f) => f.startsWith(`cg.out.${pid}.`))
     .sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
@@ -119,7 +135,18 @@ function totalInstructions(outDir: string, pid: number): number {
   const text = readFileSync(join(outDir, last), 'utf8');
   const m = /^(?:summary|totals):\s*(\d+)/m.exec(text);
   if (!m) throw new Error(`no totals line in ${last}`);
-  return Number(m[1]);
+  const calls: Record<string, number> = {};
+  for (const name of Object.values(COUNTED)) calls[name] = 0;
+  // A call record is `cfn=NAME` then `calls=COUNT ...` (names are not compressed: see the flags).
+  let callee: string | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('cfn=')) callee = COUNTED[line];
+    else if (callee && line.startsWith('calls=')) {
+      calls[callee]! += Number.parseInt(line.slice(6), 10);
+      callee = undefined;
+    }
+  }
+  return { instructions: Number(m[1]), calls };
 }
 
 export async function measure(
@@ -127,7 +154,7 @@ export async function measure(
   upstream: string,
   size: string,
   opts: { requests: number; warmup: number; connections: number; node: string[] },
-): Promise<number> {
+): Promise<Counts> {
   const proxy = await startUnderCallgrind(target, upstream, opts.node);
   try {
     const path = `/bytes/${size}`;
@@ -136,7 +163,10 @@ export async function measure(
     await drive(proxy.url, path, opts.requests, opts.connections);
     await control(proxy.pid, '-d', proxy.url, path);
     // The two control requests are inside the window too.
-    return totalInstructions(proxy.outDir, proxy.pid) / (opts.requests + 2);
+    const n = opts.requests + 2;
+    const { instructions, calls } = readDump(proxy.outDir, proxy.pid);
+    for (const k of Object.keys(calls)) calls[k] = calls[k]! / n;
+    return { instructions: instructions / n, calls };
   } finally {
     await proxy.stop();
   }
@@ -162,14 +192,19 @@ if (isMain(import.meta.url)) {
     node: flags.node ? flags.node.split(' ') : [],
   };
   console.log(
-    `instructions per request (callgrind, ${opts.requests} requests after ${opts.warmup} warm-up, ${opts.connections} connections, node ${process.version}${opts.node.length ? ` ${flags.node}` : ''})`,
+    `instructions per request, then calls per request (callgrind, ${opts.requests} requests after ${opts.warmup} warm-up, ${opts.connections} connections, node ${process.version}${opts.node.length ? ` ${flags.node}` : ''})`,
   );
   try {
     for (const size of list(flags.sizes)) {
       if (!Number.isFinite(parseSize(size))) throw new Error(`bad size ${size}`);
       for (const target of list(flags.only)) {
-        const perRequest = await measure(target, upstream, size, opts);
-        console.log(`${size}\t${target}\t${Math.round(perRequest).toLocaleString('en-US')}`);
+        const { instructions, calls } = await measure(target, upstream, size, opts);
+        // Syscalls and collections per request say whether two counts are comparable: a
+        // different chunking, a reconnect per request or a major GC in one window shows here.
+        const per = Object.entries(calls)
+          .map(([k, v]) => `${k} ${v.toFixed(k === 'major' || k === 'scavenge' ? 4 : 2)}`)
+          .join(', ');
+        console.log(`${size}\t${target}\t${Math.round(instructions).toLocaleString('en-US')}\t(${per})`);
       }
     }
   } finally {
