@@ -122,7 +122,21 @@ const COUNTED: Record<string, string> = {
 
 export interface Counts {
   instructions: number;
+  /** Without V8's background optimizing compiler (Turbofan), which a warm-up under valgrind never finishes. */
+  withoutJit: number;
   calls: Record<string, number>;
+}
+
+/** Inclusive instructions of V8's background Turbofan jobs in a dump (callgrind_annotate). */
+function backgroundCompile(file: string): number {
+  const text = execFileSync('callgrind_annotate', ['--inclusive=yes', file], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const line = text
+    .split('\n')
+    .find((l) => l.includes('OptimizingCompileDispatcher::CompileTask::RunInternal'));
+  return line ? Number(line.trim().split(/\s/)[0]!.replaceAll(',', '')) : 0;
 }
 
 /** The last dump (`cg.out.PID.N`, made by `callgrind_control -d`) covers the measured requests. */
@@ -146,7 +160,8 @@ function readDump(outDir: string, pid: number): Counts {
       callee = undefined;
     }
   }
-  return { instructions: Number(m[1]), calls };
+  const instructions = Number(m[1]);
+  return { instructions, withoutJit: instructions - backgroundCompile(join(outDir, last)), calls };
 }
 
 export async function measure(
@@ -164,9 +179,9 @@ export async function measure(
     await control(proxy.pid, '-d', proxy.url, path);
     // The two control requests are inside the window too.
     const n = opts.requests + 2;
-    const { instructions, calls } = readDump(proxy.outDir, proxy.pid);
+    const { instructions, withoutJit, calls } = readDump(proxy.outDir, proxy.pid);
     for (const k of Object.keys(calls)) calls[k] = calls[k]! / n;
-    return { instructions: instructions / n, calls };
+    return { instructions: instructions / n, withoutJit: withoutJit / n, calls };
   } finally {
     await proxy.stop();
   }
@@ -192,19 +207,20 @@ if (isMain(import.meta.url)) {
     node: flags.node ? flags.node.split(' ') : [],
   };
   console.log(
-    `instructions per request, then calls per request (callgrind, ${opts.requests} requests after ${opts.warmup} warm-up, ${opts.connections} connections, node ${process.version}${opts.node.length ? ` ${flags.node}` : ''})`,
+    `instructions per request without / with V8's background JIT, then calls per request (callgrind, ${opts.requests} requests after ${opts.warmup} warm-up, ${opts.connections} connections, node ${process.version}${opts.node.length ? ` ${flags.node}` : ''})`,
   );
   try {
     for (const size of list(flags.sizes)) {
       if (!Number.isFinite(parseSize(size))) throw new Error(`bad size ${size}`);
       for (const target of list(flags.only)) {
-        const { instructions, calls } = await measure(target, upstream, size, opts);
+        const { instructions, withoutJit, calls } = await measure(target, upstream, size, opts);
         // Syscalls and collections per request say whether two counts are comparable: a
         // different chunking, a reconnect per request or a major GC in one window shows here.
         const per = Object.entries(calls)
           .map(([k, v]) => `${k} ${v.toFixed(k === 'major' || k === 'scavenge' ? 4 : 2)}`)
           .join(', ');
-        console.log(`${size}\t${target}\t${Math.round(instructions).toLocaleString('en-US')}\t(${per})`);
+        const fmtN = (x: number) => Math.round(x).toLocaleString('en-US');
+        console.log(`${size}\t${target}\t${fmtN(withoutJit)}\t${fmtN(instructions)}\t(${per})`);
       }
     }
   } finally {
