@@ -7,7 +7,7 @@ import type { ExchangeOutcome } from '../observe/outcome.js';
 import { isEventStream } from '../stream/http-body.js';
 import type { ChaosRun } from './chaos-run.js';
 import type { ProxyEnv, RequestPlan } from './context.js';
-import { clientResponseHeaders, clientResponseHeadersRaw, flatIsEventStream } from './headers.js';
+import { clientResponseHeaders } from './headers.js';
 import { informationalDeadline } from './informational.js';
 import { pathOnly } from './route.js';
 import { classifyUpstreamError } from './upstream.js';
@@ -105,38 +105,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
     statusMessage?: string,
   ): void {
     if (status < 200) {
-      this.informationalStarted();
+      // 1xx informational: the final response follows, within response_timeout_ms.
+      if (this.informational === undefined && this.controller) {
+        const timeoutMs = this.env.state().config.upstream.response_timeout_ms;
+        this.informational = informationalDeadline(this.controller, this.plan.startedAt, timeoutMs);
+      }
       return;
     }
     clearTimeout(this.informational);
     this.upstreamResponded(status);
     this.sendHead(status, statusMessage, clientResponseHeaders(headers));
-  }
-
-  /** The no-fault path's head (see RawDispatch): the upstream's raw header list, written flat. */
-  onRawResponseStart(status: number, rawHeaders: readonly Buffer[], statusMessage?: string): void {
-    if (status < 200) {
-      this.informationalStarted();
-      return;
-    }
-    clearTimeout(this.informational);
-    this.upstreamResponded(status);
-    const headers = clientResponseHeadersRaw(rawHeaders);
-    try {
-      this.res.writeHead(status, statusMessage, headers);
-    } catch (err) {
-      this.fail(err as Error, 'FAULTGATE_ERR_UPSTREAM', 'invalid response headers from the upstream');
-      return;
-    }
-    if (flatIsEventStream(headers)) this.res.flushHeaders();
-  }
-
-  /** 1xx informational: the final response follows, within response_timeout_ms. */
-  private informationalStarted(): void {
-    if (this.informational === undefined && this.controller) {
-      const timeoutMs = this.env.state().config.upstream.response_timeout_ms;
-      this.informational = informationalDeadline(this.controller, this.plan.startedAt, timeoutMs);
-    }
   }
 
   /** The upstream's own status (before any fault changed it): counted, and what the outcome reports. */

@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { isEventStreamType } from '../stream/http-body.js';
 
 /**
  * Headers that describe one hop, never forwarded (RFC 9110 section 7.6.1), plus `expect`
@@ -81,39 +80,4 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders): IncomingHtt
     out[name] = headers[name];
   }
   return out;
-}
-
-/**
- * The response headers as undici read them off the wire (`[name, value, ...]`, Buffers), minus
- * hop-by-hop ones, as the flat list `res.writeHead` takes: no object is built on the way, and
- * names are lower-cased as undici's parsed headers are, so clients see the same head.
- */
-export function clientResponseHeadersRaw(raw: readonly (Buffer | string)[]): string[] {
-  let extra: Set<string> | undefined;
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1').toLowerCase();
-    const value = raw[i + 1]!.toString('latin1');
-    if (name === 'connection') {
-      const tokens = connectionTokens(value);
-      if (tokens) extra = extra ? new Set([...extra, ...tokens]) : tokens;
-      continue;
-    }
-    if (hopByHop.has(name)) continue;
-    out.push(name, value);
-  }
-  // Rare: a Connection header that names other headers (they may come before it).
-  if (extra) {
-    const named = extra;
-    return out.filter((_, i) => !named.has(out[i - (i % 2)]!));
-  }
-  return out;
-}
-
-/** Whether a flat header list (lower-case names) says `text/event-stream`. */
-export function flatIsEventStream(flat: readonly string[]): boolean {
-  for (let i = 0; i < flat.length; i += 2) {
-    if (flat[i] === 'content-type') return isEventStreamType(flat[i + 1]);
-  }
-  return false;
 }

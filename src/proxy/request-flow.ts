@@ -21,7 +21,6 @@ import {
 import type { Identity, ProxyEnv, RequestPlan } from './context.js';
 import { Exchange } from './exchange.js';
 import { upstreamRequestHeaders } from './headers.js';
-import { RawDispatch } from './raw-dispatch.js';
 import { bodyAfterPeek, bodyKeyOf, hasJsonBody, peekBody, requestHasBody } from './request-body.js';
 import { prepareFaultedCall } from './request-faults.js';
 import { type ListenerRouting, pathOnly, type UpstreamRoute } from './route.js';
@@ -83,7 +82,7 @@ export class RequestFlow {
     const verdict = state.engine.decide(plan.agent, plan.tenant, plan.tool, override, req.headers, retry);
     switch (verdict.kind) {
       case 'pass':
-        dispatch(env, plan, new RawDispatch(new Exchange(env, plan, res, undefined)));
+        dispatch(env, plan, new Exchange(env, plan, res, undefined));
         return;
       case 'refuse':
         req.resume();
@@ -191,7 +190,7 @@ export class RequestFlow {
 const NO_MCP: McpFacts = Object.freeze({ method: undefined, tool: undefined });
 
 /** Hands the planned call to the upstream agent; `handler` gets the response. */
-function dispatch(env: ProxyEnv, plan: RequestPlan, handler: Dispatcher.DispatchHandler | RawDispatch): void {
+function dispatch(env: ProxyEnv, plan: RequestPlan, handler: Dispatcher.DispatchHandler): void {
   env.agent.dispatch(
     {
       origin: plan.target.origin,
@@ -200,7 +199,6 @@ function dispatch(env: ProxyEnv, plan: RequestPlan, handler: Dispatcher.Dispatch
       headers: plan.headers as string[],
       body: plan.body,
     },
-    // RawDispatch speaks undici's callback protocol, which the typings no longer describe.
-    handler as Dispatcher.DispatchHandler,
+    handler,
   );
 }
