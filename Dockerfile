@@ -1,11 +1,12 @@
 # syntax=docker/dockerfile:1.7
 # faultgate container image: multi-stage, non-root, with a HEALTHCHECK (SPEC section 9).
 #
-# Node version: the benchmark figures in README.md (2026-11-22) were measured on Node 20.20.2,
-# which left LTS support in April 2026, so the image uses the current LTS line (22) without a
-# measurement of its own yet: run `npm run bench:e2e` and `bench:sse` on node:22 and on the next
-# LTS and keep the faster line here, with the date and figures. Pinned by tag; pin by digest
-# as well in your own registry for reproducible builds.
+# Node version: the benchmark figures in README.md were measured on Node 20.20.2, which left LTS
+# support in April 2026, so the image uses the current LTS line (22). `bench/node-versions.sh`
+# measures Node 20, 22 and 24 side by side (checked end to end on 2026-12-04, with figures
+# from a loaded machine that decide nothing): keep the faster line here after a quiet run,
+# with the date and figures. No V8 flags are set: none won in `npm run bench:gc-idle` (see
+# docs/performance.md). Pinned by tag; pin by digest as well in your own registry.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 # ---- build: install with dev dependencies, compile, then drop dev dependencies ----

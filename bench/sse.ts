@@ -28,14 +28,14 @@ import { pickTargets, startTargets, type Running, startUpstreamProcess, type Tar
  */
 
 const USAGE = `usage: node dist/bench/sse.js [--streams 1,100,500] [--events 50] [--duration-ms 1000]
-       [--runs 3] [--only direct,reference,reference-256,faultgate] [--pin auto|off] [--markdown] [--quiet-wait 120] [--retries 2]`;
+       [--runs 3] [--only direct,reference,reference-256,nginx,faultgate] [--pin auto|off] [--markdown] [--quiet-wait 120] [--retries 2]`;
 
 const flags = parseFlags({
   streams: '1,100,500',
   events: '50',
   'duration-ms': '1000',
   runs: '3',
-  only: 'direct,reference,reference-256,faultgate',
+  only: 'direct,reference,reference-256,nginx,faultgate',
   pin: 'auto',
   markdown: 'false',
   'quiet-wait': '120',
