@@ -2,7 +2,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { SessionInput } from '../chaos/control.js';
 import { defaultInput } from '../chaos/engine.js';
 import type { Session } from '../chaos/session.js';
-import type { FleetDeps } from './fleet.js';
+import type { FleetDeps } from './deps.js';
 import type { DefaultField, FleetDoc, PendingWrites } from './store.js';
 
 /**

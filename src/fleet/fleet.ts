@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Registry } from 'prom-client';
 import type { FleetStatus } from '../chaos/control.js';
 import type { ChaosEngine } from '../chaos/engine.js';
 import type { Session } from '../chaos/session.js';
@@ -7,10 +6,10 @@ import { parseSessionBody } from '../chaos/session-schema.js';
 import { type Claim, claimLock, FleetRadius } from './blast.js';
 import { CascadeCounter } from './cascade.js';
 import { SharedDefault } from './default.js';
+import type { FleetDeps } from './deps.js';
 import { LinkHealth } from './health.js';
 import { type AskBudget, askBudget, BudgetLease } from './lease.js';
-import type { Config, FleetConfig } from '../config/schema.js';
-import type { Logger } from '../observe/logger.js';
+import type { FleetConfig } from '../config/schema.js';
 import {
   type ChaosField,
   type Client,
@@ -37,13 +36,6 @@ export async function within(p: Promise<unknown>, ms: number): Promise<void> {
   });
   await Promise.race([p.catch(() => {}), timeout]);
   clearTimeout(timer);
-}
-
-export interface FleetDeps {
-  engine(): ChaosEngine;
-  config(): Config;
-  logger: Logger;
-  registry: Registry;
 }
 
 const ENDED = new Set(['stopped', 'aborted', 'completed']);

@@ -1,7 +1,16 @@
 import { Gauge, type Registry } from 'prom-client';
 import { CounterFamily, type CounterSeries, LabelSet } from './exposition.js';
 import { LabelCap } from './labels.js';
-import type { FaultStats } from './metrics.js';
+
+/** Fault accounting for the chaos path (SPEC section 6, Envoy's fault stats). */
+export interface FaultStats {
+  injected(agent: string, tool: string, experiment: string, fault: string): void;
+  skipped(experiment: string, fault: string, reason: string): void;
+  overflow(experiment: string, fault: string): void;
+  readonly active: { inc(): void; dec(): void };
+  /** How many injected faults are in flight now (for max_active_faults). */
+  activeCount(): number;
+}
 
 /**
  * The fault counters (SPEC section 6) in plain numbers, like the exchange families: an injected

@@ -9,7 +9,7 @@ import {
   type MetricsDetail,
   MetricsRegistry,
 } from './exposition.js';
-import { createFaultStats } from './fault-stats.js';
+import { createFaultStats, type FaultStats } from './fault-stats.js';
 import { LabelCap } from './labels.js';
 
 /** Buckets for agent traffic: a cached tool answers in a millisecond, an LLM stream in minutes. */
@@ -39,20 +39,12 @@ export interface ExchangeStats {
   readonly duration: HistogramSeries;
 }
 
-/** Fault accounting for the chaos path (SPEC section 6, Envoy's fault stats). */
-export interface FaultStats {
-  injected(agent: string, tool: string, experiment: string, fault: string): void;
-  skipped(experiment: string, fault: string, reason: string): void;
-  overflow(experiment: string, fault: string): void;
-  readonly active: { inc(): void; dec(): void };
-  /** How many injected faults are in flight now (for max_active_faults). */
-  activeCount(): number;
-}
-
 /**
  * The instance's own prom-client registry (never the global one), so two faultgate instances
  * in one process, as in tests, never share a counter.
  */
+export type { FaultStats };
+
 export class Metrics {
   readonly registry: Registry = new MetricsRegistry();
   private readonly requests: CounterFamily;
