@@ -79,6 +79,8 @@ export async function waitReady(url: string, timeoutMs: number): Promise<void> {
 type FaultgateOptions = Pick<BenchConfigOptions, 'level' | 'maxConnections' | 'mode' | 'tracking'> & {
   /** Fleet mode (issue 15): a redis-server of its own on a free port, the config's `fleet` key. */
   fleet?: boolean;
+  /** V8 flags for the faultgate process (e.g. heap sizing measured against the defaults). */
+  nodeFlags?: string[];
 };
 
 function faultgate(name: string, options: FaultgateOptions = {}, cli = FAULTGATE_CLI): Target {
@@ -89,14 +91,14 @@ function faultgate(name: string, options: FaultgateOptions = {}, cli = FAULTGATE
   };
   return {
     name,
-    description: `faultgate${cli === FAULTGATE_CLI ? '' : ` (${cli})`}, 50 tools, 20 experiments, ${what[options.mode ?? 'idle']}${options.tracking === false ? ', tracking off' : ''}${options.fleet ? ', fleet mode (own redis-server)' : ''}`,
+    description: `faultgate${cli === FAULTGATE_CLI ? '' : ` (${cli})`}, 50 tools, 20 experiments, ${what[options.mode ?? 'idle']}${options.tracking === false ? ', tracking off' : ''}${options.fleet ? ', fleet mode (own redis-server)' : ''}${options.nodeFlags ? `, node ${options.nodeFlags.join(' ')}` : ''}`,
     async start(upstream) {
       if (!existsSync(cli)) throw new Error(`${cli} not found (npm run build?)`);
       const [port, adminPort] = [await freePort(), await freePort()];
       const dir = mkdtempSync(join(tmpdir(), 'faultgate-bench-'));
       const file = join(dir, 'faultgate.yaml');
       const logLevel = process.env.FAULTGATE_BENCH_LOG_LEVEL ?? 'info';
-      const { fleet, ...configOptions } = options;
+      const { fleet, nodeFlags = [], ...configOptions } = options;
       let redis: BenchRedis | undefined;
       try {
         redis = fleet ? await startBenchRedis() : undefined;
@@ -115,7 +117,7 @@ function faultgate(name: string, options: FaultgateOptions = {}, cli = FAULTGATE
       };
       let child: Child;
       try {
-        ({ child } = await startChild(name, process.execPath, [cli, 'start', '-c', file], {
+        ({ child } = await startChild(name, process.execPath, [...nodeFlags, cli, 'start', '-c', file], {
           cpu: SUT_CPU,
           ready: new RegExp(
             `"msg":"listening".*"address":"127\\.0\\.0\\.1:${port}"|"address":"127\\.0\\.0\\.1:${port}".*"msg":"listening"`,
@@ -163,6 +165,8 @@ export const targets: Target[] = [
   faultgate('faultgate-armed', { mode: 'armed' }),
   faultgate('faultgate-l1', { mode: 'faults10' }),
   faultgate('faultgate-notrack', { tracking: false }),
+  // Issue 13: a young generation that does not shrink while idle (bench/gc-idle.ts).
+  faultgate('faultgate-semi16', { nodeFlags: ['--min-semi-space-size=16'] }),
   // Issue 15: fleet on vs off (compare with `faultgate`): shared control plane, outcome stream.
   faultgate('faultgate-fleet', { fleet: true }),
   // Another build of faultgate (e.g. the commit before a change), measured in the same run.
