@@ -1,13 +1,13 @@
 # syntax=docker/dockerfile:1.7
 # faultgate container image: multi-stage, non-root, with a HEALTHCHECK (SPEC section 9).
 #
-# Node version: the benchmark figures in README.md were measured on Node 20.20.2, which left LTS
-# support in April 2026, so the image uses the current LTS line (22). `bench/node-versions.sh`
-# measures Node 20, 22 and 24 side by side (checked end to end on 2026-12-04, with figures
-# from a loaded machine that decide nothing): keep the faster line here after a quiet run,
-# with the date and figures. No V8 flags are set: none won in `npm run bench:gc-idle` (see
-# docs/performance.md). Pinned by tag; pin by digest as well in your own registry.
-ARG NODE_IMAGE=node:22-bookworm-slim
+# Node version: 24 LTS, chosen by measurement (2026-12-04, quiet 2-core VM,
+# `bench/node-versions.sh "20 22 24" -- --runs 3 --duration 10`): faultgate's CPU per request
+# was lowest on Node 24 at 1 KiB (69.4 µs against 76.5 on 20 and 71.9 on 22) and at 256 KiB
+# (443 µs against 546 and 911); figures in docs/performance.md ("Which Node"). No V8 flags are
+# set: none won in `npm run bench:gc-idle` (docs/performance.md). Pinned by tag; pin by digest
+# as well in your own registry.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: install with dev dependencies, compile, then drop dev dependencies ----
 FROM ${NODE_IMAGE} AS build
