@@ -4,11 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { reportCommand } from '../../src/cli/report.js';
 import { configYaml, startFaultgate, startUpstream } from '../helpers/index.js';
 import { startRedis } from '../helpers/redis.js';
-
-const base = `agents: { from: ["header:x-agent-id"] }
-tools:
-  - { name: search, match: { path: "/search/**" } }
-`;
+import { api, base, errorSession, fleetState, hit, until } from './helpers.js';
 
 async function fleetOf(n: number, redisUrl: string, fleet = '') {
   const up = await startUpstream((_req, res) => res.end('ok'));
@@ -20,50 +16,12 @@ async function fleetOf(n: number, redisUrl: string, fleet = '') {
   return out;
 }
 
-async function api(adminUrl: string, method: string, path: string, body?: unknown) {
-  const res = await request(`${adminUrl}/api/v1${path}`, {
-    method: method as 'GET',
-    headers: { 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
-
-async function hit(url: string): Promise<{ status: number; injected: boolean }> {
-  const res = await request(`${url}/search/q`, { headers: { 'x-agent-id': 'a1' } });
-  await res.body.dump();
-  return { status: res.statusCode, injected: res.headers['x-faultgate-injected'] !== undefined };
-}
-
-/** Polls an async condition (bounded); the assertion is the condition, never the elapsed time. */
-async function until(cond: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const errorSession = {
-  name: 'fleet-day',
-  experiments: [{ name: 'boom', type: 'error', probability: 1, config: { status: 503 } }],
-  targeting: { agent_ids: [], tool_names: ['search'], tenant_ids: [], percentage: 1 },
-  safety: { max_affected_requests: 0, cascade_threshold: 1000 },
-};
-
-const readyFleet = async (adminUrl: string) => {
-  const res = await request(`${adminUrl}/readyz`);
-  const body = (await res.body.json()) as { chaos: { fleet: { state: string; suspended: boolean } } };
-  return { status: res.statusCode, fleet: body.chaos.fleet };
-};
-
 describe('fleet mode: one control plane in Redis', () => {
   it('a session created and started on A injects on B and C; an abort on C stops A and B', async () => {
     const redis = await startRedis();
     const [a, b, c] = await fleetOf(3, redis.url);
     for (const x of [a!, b!, c!])
-      await until(async () => (await readyFleet(x.adminUrl)).fleet.state === 'connected', 'connected');
+      await until(async () => (await fleetState(x.adminUrl)).fleet.state === 'connected', 'connected');
     const created = await api(a!.adminUrl, 'POST', '/chaos/sessions', errorSession);
     expect(created.status).toBe(201);
     const id = created.json.id as string;
@@ -125,8 +83,8 @@ describe('fleet mode: one control plane in Redis', () => {
     })();
     await redis.stop();
     for (const x of [a!, b!]) {
-      await until(async () => (await readyFleet(x.adminUrl)).fleet.suspended, 'suspended');
-      const ready = await readyFleet(x.adminUrl);
+      await until(async () => (await fleetState(x.adminUrl)).fleet.suspended, 'suspended');
+      const ready = await fleetState(x.adminUrl);
       expect(ready).toEqual({
         status: 200,
         fleet: expect.objectContaining({ state: 'degraded', suspended: true }),
@@ -136,7 +94,7 @@ describe('fleet mode: one control plane in Redis', () => {
     await redis.restart();
     for (const x of [a!, b!]) {
       await until(
-        async () => (await readyFleet(x.adminUrl)).fleet.state === 'connected',
+        async () => (await fleetState(x.adminUrl)).fleet.state === 'connected',
         'reconnected',
         10_000,
       );
@@ -209,7 +167,7 @@ describe('fleet mode: one recovery picture', () => {
       await startFaultgate(configYaml({ upstream: up.url }, extra(2))),
     ];
     for (const x of [a, b, c])
-      await until(async () => (await readyFleet(x.adminUrl)).fleet.state === 'connected', 'connected');
+      await until(async () => (await fleetState(x.adminUrl)).fleet.state === 'connected', 'connected');
     expect((await hit(a.url)).status).toBe(503);
     expect((await hit(b.url)).status).toBe(200);
 
@@ -299,14 +257,14 @@ describe('fleet mode: a hung Redis', () => {
     await api(a!.adminUrl, 'POST', `/chaos/sessions/${created.json.id as string}/start`);
     await until(async () => (await hit(a!.url)).status === 503, 'injection');
     redis.pause();
-    await until(async () => (await readyFleet(a!.adminUrl)).fleet.suspended, 'suspended while Redis hangs');
-    expect(await readyFleet(a!.adminUrl)).toEqual({
+    await until(async () => (await fleetState(a!.adminUrl)).fleet.suspended, 'suspended while Redis hangs');
+    expect(await fleetState(a!.adminUrl)).toEqual({
       status: 200,
       fleet: expect.objectContaining({ state: 'degraded', suspended: true }),
     });
     expect(await hit(a!.url)).toEqual({ status: 200, injected: false });
     redis.unpause();
-    await until(async () => !(await readyFleet(a!.adminUrl)).fleet.suspended, 'resumed', 10_000);
+    await until(async () => !(await fleetState(a!.adminUrl)).fleet.suspended, 'resumed', 10_000);
     await until(async () => (await hit(a!.url)).status === 503, 'injection again');
   });
 });
