@@ -47,21 +47,8 @@ export class ChaosRun extends FaultRun {
 
   /** Called once per fault that acted: log line, counter, active gauge, response marker. */
   record(exp: CompiledExperiment): void {
-    const { plan, env } = this;
     this.injected.push(`${exp.name}/${exp.type}`);
-    this.count(exp, plan);
-    env.logger.info(
-      {
-        reqId: plan.requestId,
-        agent: plan.agent,
-        tenant: plan.tenant,
-        tool: plan.tool,
-        experiment: exp.name,
-        fault: exp.type,
-        ...(this.trace ? { trace: this.trace } : {}),
-      },
-      'fault injected',
-    );
+    this.injectedFault(exp, this.plan, 'fault injected');
   }
 
   /** The header value of `x-faultgate-injected`, if marking is on and something was injected. */

@@ -10,6 +10,7 @@ const RUN_ENDED = new Error('request ended');
 
 /** Who a run's injections are counted for. */
 export interface RunParty {
+  requestId: number;
   agent: string;
   tenant: string;
   tool: string;
@@ -82,8 +83,11 @@ export abstract class FaultRun {
   /** Ends a connection held by a `hang` whose session was aborted. */
   protected abstract releaseHang(): void;
 
-  /** The counting part of a fault that acted: its session (once), the counter, the active gauge. */
-  protected count(exp: CompiledExperiment, party: RunParty): void {
+  /**
+   * A fault that acted: counted (its session once, the counter, the active gauge) and logged
+   * with who it hit; `target` is a tunnel's CONNECT authority.
+   */
+  protected injectedFault(exp: CompiledExperiment, party: RunParty, message: string, target?: string): void {
     const session = exp.session;
     if (session && !this.sessions.has(session)) {
       this.sessions.add(session);
@@ -95,6 +99,19 @@ export abstract class FaultRun {
       this.active = true;
       this.env.metrics.faults.active.inc();
     }
+    this.env.logger.info(
+      {
+        reqId: party.requestId,
+        agent: party.agent,
+        tenant: party.tenant,
+        tool: party.tool,
+        ...(target !== undefined ? { target } : {}),
+        experiment: exp.name,
+        fault: exp.type,
+        ...(this.trace ? { trace: this.trace } : {}),
+      },
+      message,
+    );
   }
 
   protected rngFor(exp: CompiledExperiment): Rng {

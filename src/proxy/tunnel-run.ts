@@ -45,21 +45,7 @@ export class TunnelRun extends FaultRun {
   }
 
   record(exp: CompiledExperiment): void {
-    const { facts, env } = this;
-    this.count(exp, facts);
-    env.logger.info(
-      {
-        reqId: facts.requestId,
-        agent: facts.agent,
-        tenant: facts.tenant,
-        tool: facts.tool,
-        target: facts.authority,
-        experiment: exp.name,
-        fault: exp.type,
-        ...(this.trace ? { trace: this.trace } : {}),
-      },
-      'fault injected (tunnel)',
-    );
+    this.injectedFault(exp, this.facts, 'fault injected (tunnel)', this.facts.authority);
   }
 
   context(exp: CompiledExperiment): FaultContext {
