@@ -25,10 +25,19 @@ import { pickTargets, startTargets, type Running, startUpstreamProcess, type Tar
  * (the `t` field; both processes read the same system clock). "added" is a target's delay
  * minus the direct one's: what the hop costs per event. A pool cap (reference-256) makes the
  * streams beyond the cap wait for a whole stream to finish before their first event.
+ *
+ * Before it is measured, every target forwards `--warm-events` events per stream 1 ms apart
+ * (10 streams), so that a JIT-compiled proxy is measured in the state a long-lived process is
+ * in, not in its first thousand events. `--pin same` puts the target on the client's and the
+ * upstream's core: no event then waits for an idle core to wake, and every target (nginx
+ * included) shares the one core the same way. See docs/performance.md ("SSE streams").
  */
 
 const USAGE = `usage: node dist/bench/sse.js [--streams 1,100,500] [--events 50] [--duration-ms 1000]
-       [--runs 3] [--only direct,reference,reference-256,nginx,faultgate] [--pin auto|off] [--markdown] [--quiet-wait 120] [--retries 2]`;
+       [--runs 3] [--only direct,reference,reference-256,nginx,faultgate] [--pin split|same|off]
+       [--warm-events 2000] [--markdown] [--quiet-wait 120] [--retries 2]
+  --pin split (or auto): client and upstream on core 0, the target on core 1 (each event crosses cores twice)
+  --pin same: every process on core 0 (no cross-core wake-up; all targets share the core alike)`;
 
 const flags = parseFlags({
   streams: '1,100,500',
@@ -36,7 +45,8 @@ const flags = parseFlags({
   'duration-ms': '1000',
   runs: '3',
   only: 'direct,reference,reference-256,nginx,faultgate',
-  pin: 'auto',
+  pin: 'split',
+  'warm-events': '2000',
   markdown: 'false',
   'quiet-wait': '120',
   retries: '2',
@@ -45,7 +55,13 @@ if (flags.help) {
   console.log(USAGE);
   process.exit(0);
 }
+if (!['auto', 'split', 'same', 'off'].includes(flags.pin)) {
+  console.error(`--pin ${flags.pin}: expected split, same or off\n${USAGE}`);
+  process.exit(2);
+}
 setPinning(flags.pin !== 'off');
+const sameCore = flags.pin === 'same';
+const warmEvents = Number(flags['warm-events']);
 const levels = list(flags.streams).map(Number);
 const events = Number(flags.events);
 const durationMs = Number(flags['duration-ms']);
@@ -64,7 +80,7 @@ interface StreamResult {
 
 const EVENT_T = /"t":(\d+)/;
 
-async function stream(agent: Agent, url: string): Promise<StreamResult> {
+async function stream(agent: Agent, url: string, expected: number): Promise<StreamResult> {
   const t0 = process.hrtime.bigint();
   const result: StreamResult = { ok: false, firstMs: Number.NaN, delaysMs: [] };
   try {
@@ -84,7 +100,7 @@ async function stream(agent: Agent, url: string): Promise<StreamResult> {
         buffered = buffered.slice(end + 2);
         end = buffered.indexOf('\n\n');
         if (event === 'data: [DONE]') {
-          result.ok = seen === events;
+          result.ok = seen === expected;
           continue;
         }
         const t = EVENT_T.exec(event);
@@ -111,12 +127,17 @@ interface RunStats {
 }
 
 /** One round: `n` streams started together, each on its own connection (a fresh client). */
-async function round(running: Running, upstreamPid: number, n: number): Promise<RunStats> {
+async function round(
+  running: Running,
+  upstreamPid: number,
+  n: number,
+  shape = { events, durationMs },
+): Promise<RunStats> {
   const agent = new Agent({ connections: null, pipelining: 1 });
-  const url = `${running.url}/sse?events=${events}&duration_ms=${durationMs}`;
+  const url = `${running.url}/sse?events=${shape.events}&duration_ms=${shape.durationMs}`;
   const window = cpuWindow([running.pid, upstreamPid]);
   try {
-    const results = await Promise.all(Array.from({ length: n }, () => stream(agent, url)));
+    const results = await Promise.all(Array.from({ length: n }, () => stream(agent, url, shape.events)));
     const { cores, other } = window();
     const firsts = results.map((r) => r.firstMs).sort((a, b) => a - b);
     const delays = Float64Array.from(results.flatMap((r) => r.delaysMs)).sort();
@@ -174,7 +195,9 @@ function report(results: Map<string, RunStats[]>): void {
       markdown,
     );
   }
-  console.log('\ntarget (issue 2): first-event p99 at 500 streams <= 250 ms');
+  console.log(
+    '\ntargets (issue 13): added p50 <= 0.15 ms at 1 stream; first-event p99 at 500 streams <= nginx in the same run',
+  );
 }
 
 const running = new Map<Target, Running>();
@@ -183,11 +206,21 @@ async function main(): Promise<void> {
   pin(process.pid, LOAD_CPU);
   console.log(machineLine('client: undici, one connection per stream'));
   if (!pinning()) console.log('!! taskset unavailable or --pin off: processes are not pinned');
+  else if (sameCore)
+    console.log(`--pin same: every target moved to core ${LOAD_CPU} with the client and the upstream`);
+  console.log(`warm-up: 10 streams of 50 events, then 10 of ${warmEvents} events 1 ms apart, per target`);
   const upstream = await startUpstreamProcess();
   // The warm-up round (JIT) doubles as the check that streams get through.
   skipped = await startTargets(chosen, upstream, running, async (t, r) => {
+    // With --pin same the target joins the client and the upstream on their core.
+    if (sameCore && r.pid !== upstream.child.pid) pin(r.pid, LOAD_CPU);
     const s = await round(r, upstream.child.pid, 10);
     if (s.ok !== 10) throw new Error(`${t.name}: only ${s.ok}/10 warm-up streams completed`);
+    if (warmEvents > 0) {
+      // Events 1 ms apart (one chunk each): the pass-through code is JIT-compiled before it is measured.
+      const w = await round(r, upstream.child.pid, 10, { events: warmEvents, durationMs: warmEvents });
+      if (w.ok !== 10) throw new Error(`${t.name}: only ${w.ok}/10 JIT warm-up streams completed`);
+    }
   });
   chosen = chosen.filter((t) => running.has(t));
   const results = new Map<string, RunStats[]>();
