@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -26,9 +26,11 @@ import { parseSize, startUpstream } from './upstream.js';
  * Fleet mode's cost in load-independent terms (issue 13): faultgate's own CPU per request
  * (utime + stime from /proc over a fixed request count, after a warm-up), the redis-server's
  * CPU per request, and V8's GC work per 10,000 requests (from `--trace-gc-nvp`: scavenges,
- * bytes promoted to the old space, full mark-compacts), fleet off vs on, alternated `--rounds`
- * times. Wall-clock throughput is not measured here (bench:e2e does that); these figures move
- * little with the machine's load, so they decide a change on a shared machine.
+ * bytes promoted to the old space, full mark-compacts), fleet off vs on. In each of `--rounds`
+ * rounds every mode runs at the same time on the same core, so load from outside hits them
+ * alike; the table gives each mode's CPU per request over the first mode's, round by round.
+ * Wall-clock throughput is not measured here (bench:e2e does that); these figures move little
+ * with the machine's load, so they decide a change on a shared machine.
  *
  *   npm run build && node dist/bench/fleet-cpu.js --rounds 3 --requests 30000 --warmup 5000
  *   FAULTGATE_BASELINE_CLI=/tmp/base/dist/src/cli.js node dist/bench/fleet-cpu.js --modes off,on,base-on
@@ -66,8 +68,16 @@ interface Gc {
 interface Sample {
   mode: string;
   fgUs: number;
+  /** The kernel's part of fgUs (stime). */
+  sysUs: number;
   redisUs: number;
   gc: Gc;
+}
+
+/** A process's system CPU time (stime) in seconds, from /proc. */
+function systemSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) / 100;
 }
 
 /** Counts the `--trace-gc-nvp` lines a child prints (alongside its log lines). */
@@ -123,79 +133,97 @@ async function startFaultgate(mode: string, upstream: string, dir: string) {
   return { url: `http://127.0.0.1:${port}`, child, redis };
 }
 
-async function measure(mode: string, upstream: string, dir: string): Promise<Sample> {
-  const { url, child, redis } = await startFaultgate(mode, upstream, dir);
-  const gc = gcCounter(child);
+interface Running {
+  mode: string;
+  child: Child;
+  redis: BenchRedis | undefined;
+  pool: Pool;
+  gc: () => Gc;
+}
+
+/** Measures one mode's requests; the modes of a round run this at the same time. */
+async function measure(r: Running, path: string): Promise<Sample> {
   const connections = Number(flags.connections);
-  const pool = new Pool(url, { connections, pipelining: 1 });
+  const requests = Number(flags.requests);
+  const redisPid = r.redis?.child.pid;
+  const [fg0, sys0, redis0, gc0] = [
+    cpuSeconds(r.child.pid),
+    systemSeconds(r.child.pid),
+    redisPid ? cpuSeconds(redisPid) : 0,
+    r.gc(),
+  ];
+  await drive(r.pool, path, requests, connections);
+  // The last outcome batch goes out within one flush period: count its Redis cost too.
+  if (redisPid) await new Promise((resolve) => setTimeout(resolve, 400));
+  const [fg1, sys1, redis1, gc1] = [
+    cpuSeconds(r.child.pid),
+    systemSeconds(r.child.pid),
+    redisPid ? cpuSeconds(redisPid) : 0,
+    r.gc(),
+  ];
+  const per10k = 10_000 / requests;
+  return {
+    mode: r.mode,
+    fgUs: ((fg1 - fg0) * 1e6) / requests,
+    sysUs: ((sys1 - sys0) * 1e6) / requests,
+    redisUs: ((redis1 - redis0) * 1e6) / requests,
+    gc: {
+      scavenges: (gc1.scavenges - gc0.scavenges) * per10k,
+      promoted: (gc1.promoted - gc0.promoted) * per10k,
+      majors: (gc1.majors - gc0.majors) * per10k,
+      pauseMs: (gc1.pauseMs - gc0.pauseMs) * per10k,
+    },
+  };
+}
+
+/**
+ * One round: every mode's faultgate started, warmed up and measured at the same time, all on
+ * the same core, so whatever else loads the machine during the round loads every mode alike
+ * (on a shared 2-core VM, sequential runs differ by ±40% in CPU per request; paired ones by a
+ * few %).
+ */
+async function round(modes: string[], upstream: string, dir: string): Promise<Sample[]> {
+  const running: Running[] = [];
   const path = `/bytes/${flags.size}`;
+  const connections = Number(flags.connections);
   try {
-    await drive(pool, path, Number(flags.warmup), connections);
-    const requests = Number(flags.requests);
-    const [fg0, redis0, gc0] = [cpuSeconds(child.pid), redis ? cpuSeconds(redis.child.pid) : 0, gc()];
-    await drive(pool, path, requests, connections);
-    // The last outcome batch goes out within one flush period: count its Redis cost too.
-    if (redis) await new Promise((r) => setTimeout(r, 400));
-    const [fg1, redis1, gc1] = [cpuSeconds(child.pid), redis ? cpuSeconds(redis.child.pid) : 0, gc()];
-    const per10k = 10_000 / requests;
-    return {
-      mode,
-      fgUs: ((fg1 - fg0) * 1e6) / requests,
-      redisUs: ((redis1 - redis0) * 1e6) / requests,
-      gc: {
-        scavenges: (gc1.scavenges - gc0.scavenges) * per10k,
-        promoted: (gc1.promoted - gc0.promoted) * per10k,
-        majors: (gc1.majors - gc0.majors) * per10k,
-        pauseMs: (gc1.pauseMs - gc0.pauseMs) * per10k,
-      },
-    };
+    for (const mode of modes) {
+      const { url, child, redis } = await startFaultgate(mode, upstream, dir);
+      const pool = new Pool(url, { connections, pipelining: 1 });
+      running.push({ mode, child, redis, pool, gc: gcCounter(child) });
+    }
+    await Promise.all(running.map((r) => drive(r.pool, path, Number(flags.warmup), connections)));
+    return await Promise.all(running.map((r) => measure(r, path)));
   } finally {
-    await pool.close();
-    // SIGTERM: a --cpu-prof process writes its profile as it exits.
-    await child.stop();
-    await redis?.stop();
+    for (const r of running) {
+      await r.pool.close();
+      // SIGTERM: a --cpu-prof process writes its profile as it exits.
+      await r.child.stop();
+      await r.redis?.stop();
+    }
   }
 }
 
-async function main(): Promise<void> {
-  if (Number.isNaN(parseSize(flags.size))) throw new Error(`bad --size ${flags.size}`);
-  pin(process.pid, LOAD_CPU);
-  const { server, url: upstream } = await startUpstream();
-  const dir = mkdtempSync(join(tmpdir(), 'faultgate-fleet-cpu-'));
-  const modes = list(flags.modes);
-  const samples: Sample[] = [];
-  try {
-    for (let round = 0; round < Number(flags.rounds); round++) {
-      // Alternated, and the order reversed every other round, so drift in the machine's state
-      // is spread over every mode.
-      const order = round % 2 === 0 ? modes : [...modes].reverse();
-      for (const mode of order) {
-        const s = await measure(mode, upstream, dir);
-        samples.push(s);
-        console.error(
-          `round ${round + 1} ${mode}: faultgate ${fmt(s.fgUs, 1)} µs/req, redis ${fmt(s.redisUs, 1)} µs/req, ` +
-            `per 10k: ${fmt(s.gc.scavenges, 1)} scavenges, ${fmt(s.gc.promoted / 1024, 0)} KiB promoted, ` +
-            `${fmt(s.gc.majors, 2)} majors, ${fmt(s.gc.pauseMs, 1)} ms paused`,
-        );
-      }
-    }
-  } finally {
-    server.close();
-    rmSync(dir, { recursive: true, force: true });
-    await stopAll();
-  }
-  const rows = modes.map((mode) => {
+function summary(modes: string[], samples: Sample[]): string[][] {
+  return modes.map((mode) => {
     const of = samples.filter((s) => s.mode === mode);
     const med = (f: (s: Sample) => number) => median(of.map(f));
+    // Each round's figure over the first mode's in the same round: the load-robust comparison.
+    const ratios = of.map((s, i) => s.fgUs / samples.filter((x) => x.mode === modes[0])[i]!.fgUs);
     return [
       mode,
       fmt(
         med((s) => s.fgUs),
         1,
       ),
+      fmt(median(ratios), 3),
+      fmt(
+        med((s) => s.sysUs),
+        1,
+      ),
       fmt(
         med((s) => s.redisUs),
-        1,
+        2,
       ),
       fmt(
         med((s) => s.gc.scavenges),
@@ -212,22 +240,50 @@ async function main(): Promise<void> {
       ),
     ];
   });
+}
+
+async function main(): Promise<void> {
+  if (Number.isNaN(parseSize(flags.size))) throw new Error(`bad --size ${flags.size}`);
+  pin(process.pid, LOAD_CPU);
+  const { server, url: upstream } = await startUpstream();
+  const dir = mkdtempSync(join(tmpdir(), 'faultgate-fleet-cpu-'));
+  const modes = list(flags.modes);
+  const samples: Sample[] = [];
+  try {
+    for (let n = 0; n < Number(flags.rounds); n++) {
+      // Started in a different order each round: no mode always gets the warmest start.
+      const order = n % 2 === 0 ? modes : [...modes].reverse();
+      const got = await round(order, upstream, dir);
+      for (const mode of modes) {
+        const s = got.find((x) => x.mode === mode)!;
+        samples.push(s);
+        console.error(
+          `round ${n + 1} ${mode}: faultgate ${fmt(s.fgUs, 1)} µs/req (kernel ${fmt(s.sysUs, 1)}), redis ${fmt(s.redisUs, 2)} µs/req, ` +
+            `per 10k: ${fmt(s.gc.scavenges, 1)} scavenges, ${fmt(s.gc.promoted / 1024, 0)} KiB promoted, ` +
+            `${fmt(s.gc.majors, 2)} majors, ${fmt(s.gc.pauseMs, 1)} ms paused`,
+        );
+      }
+    }
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+    await stopAll();
+  }
   console.log(
-    `${flags.requests} requests of ${flags.size} after ${flags.warmup} warm-up, ${flags.connections} connections, medians of ${flags.rounds}`,
+    `${flags.requests} requests of ${flags.size} per mode after ${flags.warmup} warm-up, ${flags.connections} connections each, modes measured at once; medians of ${flags.rounds} rounds`,
   );
-  printTable(
-    [
-      'mode',
-      'faultgate CPU µs/req',
-      'redis CPU µs/req',
-      'scavenges /10k',
-      'promoted KiB /10k',
-      'majors /10k',
-      'GC pause ms /10k',
-    ],
-    rows,
-    flags.markdown !== 'false',
-  );
+  const header = [
+    'mode',
+    'faultgate CPU µs/req',
+    `÷ ${modes[0]} (same round)`,
+    'of which kernel µs',
+    'redis CPU µs/req',
+    'scavenges /10k',
+    'promoted KiB /10k',
+    'majors /10k',
+    'GC pause ms /10k',
+  ];
+  printTable(header, summary(modes, samples), flags.markdown !== 'false');
 }
 
 await main();

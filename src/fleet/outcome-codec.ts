@@ -51,17 +51,27 @@ export class EntryWriter {
   private base = 0;
   private readonly ids = new Map<string, number>();
   private readonly words: string[] = [];
+  /** Per string column, the previous line's string and its index. */
+  private readonly last: (string | undefined)[] = [
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ];
+  private readonly lastId = [0, 0, 0, 0, 0, 0];
 
   add(o: ExchangeOutcome): void {
     const injected = o.injected;
     if (this.buf.length - this.pos < LINE_ROOM + injected.length * 12) this.grow(injected.length);
     if (this.rows++ === 0) this.base = o.startedAt;
-    this.word(o.agent);
-    this.word(o.tenant);
-    this.word(o.tool);
-    this.word(o.method);
-    this.word(o.path);
-    this.word(o.bodyKey);
+    this.word(o.agent, 0);
+    this.word(o.tenant, 1);
+    this.word(o.tool, 2);
+    this.word(o.method, 3);
+    this.word(o.path, 4);
+    this.word(o.bodyKey, 5);
     this.time(o.startedAt, this.base);
     this.time(o.endedAt, o.startedAt);
     this.num(o.status);
@@ -96,8 +106,19 @@ export class EntryWriter {
     return id;
   }
 
-  private word(s: string): void {
-    this.int(this.id(s));
+  /**
+   * A string column: the previous line's index when the string is the same (most lines of an
+   * entry repeat their agent, tool, path), which skips hashing a string made for this request.
+   */
+  private word(s: string, column: number): void {
+    let id: number;
+    if (s === this.last[column]) id = this.lastId[column]!;
+    else {
+      id = this.id(s);
+      this.last[column] = s;
+      this.lastId[column] = id;
+    }
+    this.int(id);
     this.buf[this.pos++] = COMMA;
   }
 
@@ -130,11 +151,18 @@ export class EntryWriter {
     for (let p = 10; p <= v; p *= 10) digits++;
     let at = this.pos + digits;
     this.pos = at;
-    do {
+    // Integer arithmetic while the value fits 31 bits (every index, status and most times).
+    while (v > 0x7fffffff) {
       const d = v % 10;
       buf[--at] = ZERO + d;
       v = (v - d) / 10;
-    } while (v > 0);
+    }
+    let n = v | 0;
+    do {
+      const q = (n / 10) | 0;
+      buf[--at] = ZERO + n - q * 10;
+      n = q;
+    } while (n > 0);
   }
 
   private grow(injected: number): void {
