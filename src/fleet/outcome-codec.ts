@@ -188,7 +188,7 @@ export class EntryFormatError extends Error {}
 
 /**
  * Appends the exchanges of one stream entry to `out`: version 2, or version 1 (a JSON array,
- * written by faultgate before 2026-12-05), so a report asked during a rolling upgrade folds
+ * written by faultgate before format 2), so a report asked during a rolling upgrade folds
  * the exchanges of old and new instances alike. Throws EntryFormatError for anything else.
  */
 export function decodeEntry(message: Record<string, string>, out: ExchangeOutcome[]): void {
