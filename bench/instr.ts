@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { benchConfigYaml } from './faultgate-config.js';
+import { fleetYaml, startBenchRedis } from './fleet-redis.js';
 import { commandExists, freePort, isMain, list, parseFlags, startChild, stopAll } from './harness.js';
 import { FAULTGATE_CLI, waitReady } from './targets.js';
 import { parseSize, startUpstream } from './upstream.js';
@@ -20,7 +21,8 @@ import { parseSize, startUpstream } from './upstream.js';
  *   INSTR_KEEP=1 ... keeps the callgrind dumps (for callgrind_annotate) in /tmp/faultgate-instr-*
  *
  * Targets: `reference` (bench/reference-proxy.ts), `faultgate` (this build, the bench config of
- * faultgate-config.ts: 50 tools, 20 experiments, level 0, tracking on), `baseline`.
+ * faultgate-config.ts: 50 tools, 20 experiments, level 0, tracking on), `baseline`, and
+ * `faultgate-fleet` / `baseline-fleet` (fleet mode, a redis-server of their own).
  */
 
 const REFERENCE_JS = new URL('./reference-proxy.js', import.meta.url).pathname;
@@ -43,9 +45,12 @@ async function startUnderCallgrind(target: string, upstream: string, extraNode: 
   if (target !== 'reference') {
     const [port, adminPort] = [await freePort(), await freePort()];
     const file = join(outDir, 'faultgate.yaml');
-    writeFileSync(file, benchConfigYaml({ listenPort: port, adminPort, upstream, logLevel: 'warn' }));
+    // `-fleet` (e.g. `faultgate-fleet`): fleet mode, with a redis-server of its own (not measured).
+    const redis = target.endsWith('-fleet') ? await startBenchRedis() : undefined;
+    const yaml = benchConfigYaml({ listenPort: port, adminPort, upstream, logLevel: 'warn' });
+    writeFileSync(file, yaml + (redis ? fleetYaml(redis.url, target) : ''));
     // `baseline`: another build of faultgate (the commit before a change), as in targets.ts.
-    const cli = target === 'baseline' ? (process.env.FAULTGATE_BASELINE_CLI ?? '') : FAULTGATE_CLI;
+    const cli = target.startsWith('baseline') ? (process.env.FAULTGATE_BASELINE_CLI ?? '') : FAULTGATE_CLI;
     if (!cli) throw new Error('baseline: set FAULTGATE_BASELINE_CLI=/path/to/dist/src/cli.js');
     const args = [...valgrind, process.execPath, ...extraNode, cli, 'start', '-c', file];
     // faultgate at level warn prints no "listening" line: poll readiness instead.
@@ -57,6 +62,7 @@ async function startUnderCallgrind(target: string, upstream: string, extraNode: 
       outDir,
       stop: async () => {
         await child.stop();
+        await redis?.stop();
         if (!process.env.INSTR_KEEP) rmSync(outDir, { recursive: true, force: true });
       },
     };

@@ -171,6 +171,12 @@ export const targets: Target[] = [
   faultgate('faultgate-fleet', { fleet: true }),
   // Another build of faultgate (e.g. the commit before a change), measured in the same run.
   faultgate('faultgate-baseline', {}, process.env.FAULTGATE_BASELINE_CLI ?? '(set FAULTGATE_BASELINE_CLI)'),
+  // That build in fleet mode, against `faultgate-fleet`: before/after on the outcome stream.
+  faultgate(
+    'faultgate-baseline-fleet',
+    { fleet: true },
+    process.env.FAULTGATE_BASELINE_CLI ?? '(set FAULTGATE_BASELINE_CLI)',
+  ),
   // The same build with 10% injected errors, against `faultgate-l1`: before/after on the fault path.
   faultgate(
     'faultgate-baseline-l1',

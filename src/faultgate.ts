@@ -195,7 +195,7 @@ export class Faultgate {
       if (!client?.isReady) throw new Error('the fleet report needs Redis, which is unreachable now');
       await this.outcomeStream?.flush();
       const meta = { seed: this.state.engine.seed, configHash: this.configHash };
-      return fleetReport(client, cfg, this.state.config, meta);
+      return fleetReport(client, cfg, this.state.config, meta, this.logger);
     };
   }
 

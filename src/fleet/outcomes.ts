@@ -4,12 +4,20 @@ import type { Logger } from '../observe/logger.js';
 import type { ExchangeOutcome, OutcomeSink } from '../observe/outcome.js';
 import type { Report } from '../observe/report-model.js';
 import { RecoveryTracker, type ReportMeta } from '../observe/tracker.js';
+import {
+  decodeEntry,
+  EntryFormatError,
+  EntryWriter,
+  FORMAT,
+  type SealedEntry,
+  truncate,
+} from './outcome-codec.js';
 import type { Client } from './store.js';
 
 /** The stream keeps about this many exchanges of the whole fleet (see `trimTo`). */
 export const STREAM_MAXLEN = 100_000;
 const FLUSH_MS = 250;
-/** Exchanges per stream entry: one XADD carries a JSON array of up to this many. */
+/** Exchanges per stream entry: one XADD carries up to this many (outcome-codec.ts). */
 const BATCH = 500;
 /** Entries read per XRANGE page by the fleet report. */
 const PAGE = 1_000;
@@ -17,14 +25,18 @@ const PAGE = 1_000;
 export const streamKey = (cfg: FleetConfig): string => `faultgate:${cfg.name}:outcomes`;
 
 /**
- * Tees finished exchanges: the local tracker sees each at once; a copy waits in a bounded
- * buffer (`fleet.outcome_buffer`) and every FLUSH_MS the whole buffer goes to the fleet's Redis
- * Stream in one pipeline, BATCH exchanges per entry (a JSON array): one command per 500
- * exchanges instead of one per exchange keeps both this process and Redis cheap at load-test
- * rates. The request never waits for Redis: observe() only pushes onto an array.
+ * Tees finished exchanges: the local tracker sees each at once; a copy is written into the
+ * current stream entry (outcome-codec.ts: one line of numbers, no object kept, no JSON per
+ * exchange), bounded by `fleet.outcome_buffer` exchanges. An entry is sealed at BATCH
+ * exchanges and sent at once; every FLUSH_MS whatever is waiting goes to the fleet's Redis
+ * Stream in one pipeline. The request never waits for Redis: observe() only writes bytes.
  */
 export class OutcomeStream implements OutcomeSink {
-  private buffer: ExchangeOutcome[] = [];
+  private writer = new EntryWriter();
+  /** Sealed entries waiting for the next flush, oldest first. */
+  private sealed: SealedEntry[] = [];
+  /** Exchanges held: in `sealed` and in `writer`. */
+  private held = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing = false;
   /** Exchanges taken by the flush in flight: they count against the bound until sent or put back. */
@@ -51,46 +63,70 @@ export class OutcomeStream implements OutcomeSink {
 
   observe(o: ExchangeOutcome): void {
     this.local?.observe(o);
-    if (this.buffer.length + this.inFlight < this.cfg.outcome_buffer) {
-      // A full entry goes at once rather than at the next tick: the records then die young
-      // (serialised within milliseconds) instead of surviving scavenges into the old space.
-      if (this.buffer.push(o) === BATCH) setImmediate(this.flushNow);
-    } else this.dropped.inc();
+    if (this.held + this.inFlight >= this.cfg.outcome_buffer) {
+      this.dropped.inc();
+      return;
+    }
+    this.writer.add(o);
+    this.held++;
+    // A full entry goes at once rather than at the next tick.
+    if (this.writer.rows === BATCH) {
+      this.seal();
+      setImmediate(this.flushNow);
+    }
+  }
+
+  private seal(): void {
+    this.sealed.push(this.writer.seal());
+    this.writer = new EntryWriter();
   }
 
   private readonly flushNow = (): void => void this.flush();
 
   async flush(): Promise<void> {
     const client = this.client();
-    if (this.flushing || !client?.isReady || this.buffer.length === 0) return;
+    if (this.flushing || !client?.isReady || this.held === 0) return;
     this.flushing = true;
-    const taken = this.buffer;
-    this.buffer = [];
-    this.inFlight = taken.length;
+    if (this.writer.rows > 0) this.seal();
+    const taken = this.sealed;
+    this.sealed = [];
+    this.inFlight = this.held;
+    this.held = 0;
     try {
       const pipe = client.multi();
-      for (let i = 0; i < taken.length; i += BATCH) {
-        const batch = taken.slice(i, i + BATCH);
-        this.perEntry += (batch.length - this.perEntry) * 0.1;
+      const key = streamKey(this.cfg);
+      for (const e of taken) {
+        this.perEntry += (e.n - this.perEntry) * 0.1;
         pipe.xAdd(
-          streamKey(this.cfg),
+          key,
           '*',
-          { i: this.cfg.instance, n: String(batch.length), o: JSON.stringify(batch) },
+          { v: FORMAT, i: this.cfg.instance, n: String(e.n), b: e.b, d: e.d, o: e.o },
           { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: trimTo(this.perEntry) } },
         );
       }
       await pipe.execAsPipeline();
     } catch (err) {
-      // Back at the front, as far as the bound allows: the rest is counted as dropped.
-      const room = Math.max(0, this.cfg.outcome_buffer - this.buffer.length);
-      this.buffer = taken.slice(0, room).concat(this.buffer);
-      if (taken.length > room) this.dropped.inc(taken.length - room);
+      this.putBack(taken);
       this.logger.warn({ err: (err as Error).message }, 'fleet: outcome batch not sent, will retry');
     } finally {
       this.inFlight = 0;
       this.flushing = false;
     }
-    if (this.buffer.length >= BATCH && client.isReady) setImmediate(this.flushNow);
+    if (this.sealed.length > 0 && client.isReady) setImmediate(this.flushNow);
+  }
+
+  /** A failed send goes back before what came in meanwhile, as far as the bound allows; the rest is counted as dropped. */
+  private putBack(taken: SealedEntry[]): void {
+    let room = Math.max(0, this.cfg.outcome_buffer - this.held);
+    const back: SealedEntry[] = [];
+    for (const e of taken) {
+      const keep = Math.min(e.n, room);
+      if (keep > 0) back.push(keep === e.n ? e : truncate(e, keep));
+      if (keep < e.n) this.dropped.inc(e.n - keep);
+      room -= keep;
+      this.held += keep;
+    }
+    this.sealed = back.concat(this.sealed);
   }
 
   /** The last batch gets a bounded chance (`within`): a hung Redis never hangs the shutdown. */
@@ -111,33 +147,52 @@ export function trimTo(perEntry: number): number {
 }
 
 /**
- * The fleet report: every exchange in the stream, in time order, folded through a fresh
- * tracker (the same code as an instance's own report), so a failure through one instance and
- * its retry through another are one recovered incident.
+ * Every exchange in the stream, in time order (end time). Entries of either format are read (a
+ * rolling upgrade); an entry it cannot read is skipped, and `logger` says how many and why.
+ */
+export async function readOutcomes(
+  client: Client,
+  cfg: FleetConfig,
+  logger?: Logger,
+): Promise<ExchangeOutcome[]> {
+  const outcomes: ExchangeOutcome[] = [];
+  let start = '-';
+  let skipped = 0;
+  let why = '';
+  // Bounded: the stream is trimmed to about STREAM_MAXLEN exchanges, at least one per entry.
+  for (let page = 0; page < Math.ceil(STREAM_MAXLEN / PAGE) + 2; page++) {
+    const entries = await client.xRange(streamKey(cfg), start, '+', { COUNT: PAGE });
+    for (const e of entries) {
+      try {
+        decodeEntry(e.message as Record<string, string>, outcomes);
+      } catch (err) {
+        if (!(err instanceof EntryFormatError)) throw err;
+        skipped++;
+        why = err.message;
+      }
+    }
+    if (entries.length < PAGE) break;
+    start = `(${entries[entries.length - 1]!.id}`;
+  }
+  if (skipped > 0) {
+    logger?.warn({ skipped, last: why }, 'fleet: report skipped outcome stream entries it cannot read');
+  }
+  return outcomes.sort((a, b) => a.endedAt - b.endedAt);
+}
+
+/**
+ * The fleet report: every exchange in the stream folded through a fresh tracker (the same code
+ * as an instance's own report), so a failure through one instance and its retry through
+ * another are one recovered incident.
  */
 export async function fleetReport(
   client: Client,
   cfg: FleetConfig,
   config: Config,
   meta: ReportMeta,
+  logger?: Logger,
 ): Promise<Report> {
-  const outcomes: ExchangeOutcome[] = [];
-  let start = '-';
-  // Bounded: the stream is trimmed to about STREAM_MAXLEN exchanges, at least one per entry.
-  for (let page = 0; page < Math.ceil(STREAM_MAXLEN / PAGE) + 2; page++) {
-    const entries = await client.xRange(streamKey(cfg), start, '+', { COUNT: PAGE });
-    for (const e of entries) {
-      try {
-        const batch = JSON.parse((e.message as Record<string, string>).o!) as ExchangeOutcome[];
-        if (Array.isArray(batch)) for (const o of batch) outcomes.push(o);
-      } catch {
-        // An entry that is not ours: skipped.
-      }
-    }
-    if (entries.length < PAGE) break;
-    start = `(${entries[entries.length - 1]!.id}`;
-  }
-  outcomes.sort((a, b) => a.endedAt - b.endedAt);
+  const outcomes = await readOutcomes(client, cfg, logger);
   const now = Date.now();
   const tracker = new RecoveryTracker({
     slos: config.slos,
