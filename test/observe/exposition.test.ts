@@ -82,6 +82,44 @@ describe('plain-number metric families (exposition.ts)', () => {
   });
 });
 
+describe('MetricsRegistry.slices()', () => {
+  it('renders the families one after another, the event loop running after every slice', async () => {
+    const reg = new MetricsRegistry();
+    const a = new CounterFamily('a_total', 'h').register(reg);
+    new Counter({ name: 'c_total', help: 'h', registers: [reg] }).inc(3);
+    const b = new CounterFamily('b_total', 'h').register(reg);
+    for (let i = 0; i < 5000; i++) {
+      a.add(new LabelSet({ agent: `a${i}` })).inc();
+      b.add(new LabelSet({ agent: `b${i}` })).inc();
+    }
+    let turned = true;
+    let slices = 0;
+    let text = '';
+    for await (const slice of reg.slices()) {
+      // Each slice of our sample lines comes after a turn of the event loop.
+      if (/\n[ab]_total\{/.test(slice)) expect(turned).toBe(true);
+      turned = false;
+      setImmediate(() => {
+        turned = true;
+      });
+      slices++;
+      text += slice;
+    }
+    expect(slices).toBeGreaterThan(6); // 2 x (header + 3 slices of <= 2,000 lines) + c_total + end
+    expect(text).toBe(await reg.metrics());
+    // In registration order, each family whole before the next begins.
+    const first = (name: string) => text.indexOf(`\n${name}`);
+    expect(text.lastIndexOf('\na_total{')).toBeLessThan(first('c_total'));
+    expect(first('c_total')).toBeLessThan(first('b_total{'));
+    // The same text as prom-client's renderer (families apart by one blank line, a final newline).
+    const plain = new Registry();
+    a.register(plain);
+    new Counter({ name: 'c_total', help: 'h', registers: [plain] }).inc(3);
+    b.register(plain);
+    expect(text).toBe(await plain.metrics());
+  });
+});
+
 describe('Metrics: metrics.detail', () => {
   async function scrapeWith(detail: 'full' | 'tool' | 'agent') {
     const m = new Metrics(10, detail);
