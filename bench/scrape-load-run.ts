@@ -14,6 +14,8 @@ import { call, type World } from './scrape-load-setup.js';
 export interface Scrape {
   ms: number;
   bytes: number;
+  /** performance.now() when it was sent. */
+  at: number;
 }
 
 export interface RunResult {
@@ -51,7 +53,7 @@ export async function scrapeOnce(admin: Dispatcher): Promise<Scrape> {
   let bytes = 0;
   for await (const chunk of res.body) bytes += (chunk as Buffer).length;
   if (res.statusCode !== 200) throw new Error(`GET /metrics answered ${res.statusCode}`);
-  return { ms: performance.now() - t0, bytes };
+  return { ms: performance.now() - t0, bytes, at: t0 };
 }
 
 /** Scrapes on a fixed schedule until `end` (a scrape slower than the interval delays the next). */
@@ -82,11 +84,13 @@ async function load(spec: RunSpec): Promise<{ latencies: number[]; errors: numbe
     if (wait >= 1) await sleep(wait);
     while (outstanding >= inFlight) await new Promise<void>((r) => (wake = r));
     outstanding++;
+    // From when it was due, or sent if that was earlier (the loop sends up to 1 ms early).
+    const from = Math.min(due, performance.now());
     // Spread over the keys populated before, so the measured traffic adds no series.
     call(spec.proxy, i % world.agents, (i * 7) % world.tools)
       .then(
         (status) => {
-          latencies[i] = performance.now() - due;
+          latencies[i] = performance.now() - from;
           if (status !== 200) errors++;
         },
         () => errors++,
@@ -113,6 +117,7 @@ export async function measureRun(spec: RunSpec): Promise<RunResult> {
   ]);
   const elapsedS = (performance.now() - t0) / 1000;
   const { cores, other } = cpu();
+  if (process.env.SCRAPE_LOAD_DEBUG) debugSlow(latencies, t0, spec.rate, scrapes);
   const sorted = latencies.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
   const faultgateCpu = cores.get(spec.faultgatePid) ?? Number.NaN;
   return {
@@ -144,4 +149,17 @@ export function summarize(runs: RunResult[]): {
     cpu: median(runs.map((r) => r.faultgateCpu)),
     other: median(runs.map((r) => r.otherCpu)),
   };
+}
+
+/** SCRAPE_LOAD_DEBUG=1: when the slowest requests were due, against when the scrapes ran. */
+function debugSlow(latencies: number[], t0: number, rate: number, scrapes: Scrape[]): void {
+  const slow = latencies
+    .map((ms, i) => [i, ms] as const)
+    .filter(([, ms]) => ms > 20)
+    .map(([i, ms]) => `${Math.round((i * 1000) / rate)}:${Math.round(ms)}`);
+  const windows = scrapes.map((s) => `${Math.round(s.at - t0)}-${Math.round(s.at - t0 + s.ms)}`);
+  console.error(
+    `   slow (due ms:latency ms) ${slow.slice(0, 60).join(' ')}${slow.length > 60 ? ' ...' : ''}`,
+  );
+  if (windows.length) console.error(`   scrapes ${windows.join(' ')}`);
 }

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Dispatcher, Pool } from 'undici';
@@ -65,7 +66,12 @@ export interface Faultgate {
 }
 
 /** faultgate on the target core, with its own config in a temp dir; resolves once ready. */
-export async function startFaultgate(w: World, upstream: Upstream, nodeFlags: string[]): Promise<Faultgate> {
+export async function startFaultgate(
+  w: World,
+  upstream: Upstream,
+  nodeFlags: string[],
+  logFile?: string,
+): Promise<Faultgate> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'faultgate-scrape-load-'));
   const file = join(dir, 'faultgate.yaml');
@@ -81,6 +87,12 @@ export async function startFaultgate(w: World, upstream: Upstream, nodeFlags: st
         ready: null,
       },
     ));
+    if (logFile) {
+      // Everything it prints (its log, `--trace-gc` lines), for a look after the run.
+      const out = createWriteStream(logFile);
+      child.proc.stdout?.pipe(out);
+      child.proc.stderr?.pipe(out);
+    }
     await waitReady(`http://127.0.0.1:${adminPort}/readyz`, 20_000);
   } catch (err) {
     await child?.stop();
@@ -158,4 +170,16 @@ export async function setLevel(admin: string, level: number): Promise<void> {
   });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`PUT /api/v1/chaos/level: ${res.status} ${text}`);
+}
+
+/**
+ * `--nice N`: sets the priority of every thread of the bench's own processes (faultgate, the
+ * upstream, this one), so a shared machine's other work disturbs the wall-clock figures less.
+ * setpriority(2) acts on one thread on Linux, hence the walk over /proc/PID/task.
+ */
+export function renice(pids: number[], nice: number): void {
+  for (const pid of pids) {
+    const tids = readdirSync(`/proc/${pid}/task`);
+    execFileSync('renice', ['-n', String(nice), '-p', ...tids], { stdio: 'ignore' });
+  }
 }

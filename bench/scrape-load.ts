@@ -18,6 +18,7 @@ import {
   type Detail,
   type Faultgate,
   populate,
+  renice,
   rssBytes,
   setLevel,
   startFaultgate,
@@ -37,7 +38,7 @@ import { startUpstreamProcess, type Upstream } from './targets.js';
 const USAGE = `usage: node dist/bench/scrape-load.js [--agents 200] [--tools 50] [--detail tool|agent|full]
        [--rate 1000] [--in-flight 64] [--duration 10] [--rounds 5] [--warmup 2] [--interval 1]
        [--per-key 5] [--error-rate 0.3] [--rss-scrapes 100] [--quiet-wait 30] [--retries 1] [--pin auto|off]
-       [--node-flags="--max-semi-space-size=16"] [--markdown]`;
+       [--node-flags="--max-semi-space-size=16"] [--faultgate-log FILE] [--nice=-10] [--markdown]`;
 
 const flags = parseFlags({
   agents: '200',
@@ -56,6 +57,8 @@ const flags = parseFlags({
   retries: '1',
   pin: 'auto',
   'node-flags': '',
+  'faultgate-log': '',
+  nice: '0',
   markdown: 'false',
 });
 
@@ -209,7 +212,7 @@ function summary(runs: RunResult[], rss: [string, number][]): void {
 
 async function setup(w: World, upstream: Upstream): Promise<[Faultgate, number]> {
   const nodeFlags = flags['node-flags'] ? flags['node-flags'].split(' ').filter(Boolean) : [];
-  const fg = await startFaultgate(w, upstream, nodeFlags);
+  const fg = await startFaultgate(w, upstream, nodeFlags, flags['faultgate-log'] || undefined);
   const perKey = Number(flags['per-key']);
   const t0 = Date.now();
   const counts = await populate(w, fg.proxy, perKey, 32);
@@ -232,6 +235,7 @@ async function main(): Promise<void> {
   };
   const upstream = await startUpstreamProcess();
   const [fg, rssStart] = await setup(w, upstream);
+  if (Number(flags.nice) !== 0) renice([fg.pid, upstream.child.pid, process.pid], Number(flags.nice));
   const admin = new Client(fg.admin);
   const proxy = new Pool(fg.proxy, { connections: Number(flags['in-flight']) });
   try {
