@@ -76,7 +76,11 @@ export abstract class Family {
     readonly type: 'counter' | 'gauge' | 'histogram',
   ) {}
 
-  abstract samples(): Iterable<Sample>;
+  /**
+   * The samples now. `scrape` numbers the MetricsRegistry scrape asking (-1 outside one), so
+   * computed families can share one pass over their source between the families of a scrape.
+   */
+  abstract samples(scrape?: number): Iterable<Sample>;
   abstract reset(): void;
 
   /** prom-client's `Metric.get()`, for a plain `Registry` (tests, embedders). */
@@ -95,11 +99,11 @@ export abstract class Family {
    * about LINES_PER_SLICE lines. Lazy: each string is built when asked for, so a caller that
    * yields to the event loop between two of them never holds it for more than one slice.
    */
-  *text(): Generator<string> {
+  *text(scrape = -1): Generator<string> {
     this.beforeScrape?.();
     const help = this.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
     yield `# HELP ${this.name} ${help}\n# TYPE ${this.name} ${this.type}`;
-    yield* this.slices();
+    yield* this.slices(scrape);
   }
 
   /** The whole family as one string (prom-client's getSingleMetricAsString), a slice per turn. */
@@ -113,10 +117,10 @@ export abstract class Family {
   }
 
   /** The sample lines, each preceded by a newline, in strings of about LINES_PER_SLICE lines. */
-  protected *slices(): Generator<string> {
+  protected *slices(scrape = -1): Generator<string> {
     let out = '';
     let n = 0;
-    for (const s of this.samples()) {
+    for (const s of this.samples(scrape)) {
       const extra = s.extraName ? `,${s.extraName}="${s.extraValue}"` : '';
       out += `\n${this.name}${s.suffix}{${s.set.text}${extra}} ${valueText(s.value)}`;
       if (++n === LINES_PER_SLICE) {
@@ -282,13 +286,13 @@ export class ComputedFamily extends Family {
   constructor(
     name: string,
     help: string,
-    private readonly compute: () => Iterable<Sample>,
+    private readonly compute: (scrape: number) => Iterable<Sample>,
   ) {
     super(name, help, 'gauge');
   }
 
-  samples(): Iterable<Sample> {
-    return this.compute();
+  samples(scrape = -1): Iterable<Sample> {
+    return this.compute(scrape);
   }
 
   reset(): void {}
@@ -300,6 +304,8 @@ export class ComputedFamily extends Family {
  * goes through prom-client unchanged.
  */
 export class MetricsRegistry extends Registry {
+  private scrapes = 0;
+
   // Not in prom-client's typings, but it is the method metrics() and getSingleMetricAsString()
   // call for every family (prom-client 15, lib/registry.js).
   async getMetricsAsString(metric: Metric): Promise<string> {
@@ -321,11 +327,12 @@ export class MetricsRegistry extends Registry {
       yield await super.metrics();
       return;
     }
+    const scrape = ++this.scrapes;
     let separator = '';
     for (const metric of this.getMetricsAsArray()) {
       const m: unknown = metric;
       if (m instanceof Family) {
-        for (const slice of m.text()) {
+        for (const slice of m.text(scrape)) {
           yield separator + slice;
           separator = '';
           await yieldToLoop();

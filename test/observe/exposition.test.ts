@@ -171,6 +171,23 @@ describe('Metrics: metrics.detail', () => {
   });
 });
 
+describe('recovery gauges through MetricsRegistry', () => {
+  it('share one pass over the keys within a scrape and are fresh at the next one', async () => {
+    const registry = new MetricsRegistry();
+    const { send } = setup({ metricsDetail: 'tool', registry });
+    const all = { agent: '*', tool: 'search' };
+    send({ at: 0, ok: false }, { at: 1000 });
+    const first = parseExposition(await registry.metrics());
+    expect(sample(first, 'faultgate_availability_ratio', { ...all, kind: 'request' })).toBeCloseTo(1 / 2, 9);
+    expect(sample(first, 'faultgate_mttr_seconds', all)).toBeCloseTo(1, 9);
+    send({ at: 2000 }, { at: 3000, agent: 'coder', ok: false }, { at: 6000, agent: 'coder' });
+    const second = parseExposition(await registry.metrics());
+    expect(sample(second, 'faultgate_availability_ratio', { ...all, kind: 'request' })).toBeCloseTo(3 / 5, 9);
+    expect(sample(second, 'faultgate_mttr_seconds', all)).toBeCloseTo(2, 9); // (1 s + 3 s) / 2
+    expect(sample(second, 'faultgate_error_budget_remaining_ratio', all)).toBe(1);
+  });
+});
+
 describe('recovery metrics: metrics.detail tool', () => {
   it('folds recovery histograms and gauges per tool from the summed counters, counters stay per key', async () => {
     const { registry, send, clock } = setup({ metricsDetail: 'tool' });
