@@ -74,8 +74,8 @@ async function handle(state: AdminState, req: IncomingMessage, res: ServerRespon
   }
 }
 
-/** Buffers of about this size: a few slices of the exposition each, one write each. */
-const CHUNK_CHARS = 256 * 1024;
+/** Buffers of about this size, one write each: encoding one is ~0.1 ms of the event loop. */
+const CHUNK_CHARS = 64 * 1024;
 
 /**
  * `GET /metrics`: rendered a slice at a time into buffers, then written a buffer at a time,

@@ -62,8 +62,13 @@ function valueText(v: number): string {
   return `${v}`;
 }
 
-/** Lines rendered between two yields to the event loop: ~1 ms of work on a loaded core. */
-const LINES_PER_SLICE = 2000;
+/**
+ * Lines rendered between two yields to the event loop: ~0.2 ms of work. A proxied request
+ * needs several turns of the loop (read, dispatch, response, write) and waits for one slice
+ * in each while a scrape runs: 2,000-line slices added ~4 ms to the p99 during scrapes
+ * (bench/scrape-load.ts), 500-line ones cost ~90 yields per 45,000-line scrape.
+ */
+const LINES_PER_SLICE = 500;
 
 /** A family that lists its samples when scraped. */
 export abstract class Family {
