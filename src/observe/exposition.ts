@@ -7,7 +7,8 @@
  * whose label text is escaped once, when the series appears; the request path only adds to a
  * number. They still register with prom-client's registry (the `Metric` shape: `get()`), so a
  * plain `Registry` renders them too; `MetricsRegistry` renders them as text directly, a few
- * thousand lines at a time with a yield in between so a big scrape never stalls the proxy.
+ * thousand lines at a time with a yield in between so a big scrape never stalls the proxy, and
+ * the admin route writes them out a slice at a time too (src/admin/server.ts).
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { type Metric, Registry } from 'prom-client';
@@ -61,8 +62,13 @@ function valueText(v: number): string {
   return `${v}`;
 }
 
-/** Lines rendered between two yields to the event loop: ~1 ms of work on a loaded core. */
-const LINES_PER_SLICE = 2000;
+/**
+ * Lines rendered between two yields to the event loop: ~0.2 ms of work. A proxied request
+ * needs several turns of the loop (read, dispatch, response, write) and waits for one slice
+ * in each while a scrape runs: 2,000-line slices added ~4 ms to the p99 during scrapes
+ * (bench/scrape-load.ts), 500-line ones cost ~90 yields per 45,000-line scrape.
+ */
+const LINES_PER_SLICE = 500;
 
 /** A family that lists its samples when scraped. */
 export abstract class Family {
@@ -75,7 +81,11 @@ export abstract class Family {
     readonly type: 'counter' | 'gauge' | 'histogram',
   ) {}
 
-  abstract samples(): Iterable<Sample>;
+  /**
+   * The samples now. `scrape` numbers the MetricsRegistry scrape asking (-1 outside one), so
+   * computed families can share one pass over their source between the families of a scrape.
+   */
+  abstract samples(scrape?: number): Iterable<Sample>;
   abstract reset(): void;
 
   /** prom-client's `Metric.get()`, for a plain `Registry` (tests, embedders). */
@@ -90,14 +100,21 @@ export abstract class Family {
   }
 
   /**
-   * The family in the text format. The subclasses write lines straight into a string (no
-   * sample objects), a slice at a time, and the event loop runs between two slices.
+   * The family in the text format: the HELP and TYPE lines, then the samples in strings of
+   * about LINES_PER_SLICE lines. Lazy: each string is built when asked for, so a caller that
+   * yields to the event loop between two of them never holds it for more than one slice.
    */
-  async render(): Promise<string> {
+  *text(scrape = -1): Generator<string> {
     this.beforeScrape?.();
     const help = this.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-    let text = `# HELP ${this.name} ${help}\n# TYPE ${this.name} ${this.type}`;
-    for (const slice of this.slices()) {
+    yield `# HELP ${this.name} ${help}\n# TYPE ${this.name} ${this.type}`;
+    yield* this.slices(scrape);
+  }
+
+  /** The whole family as one string (prom-client's getSingleMetricAsString), a slice per turn. */
+  async render(): Promise<string> {
+    let text = '';
+    for (const slice of this.text()) {
       text += slice;
       await yieldToLoop();
     }
@@ -105,10 +122,10 @@ export abstract class Family {
   }
 
   /** The sample lines, each preceded by a newline, in strings of about LINES_PER_SLICE lines. */
-  protected *slices(): Generator<string> {
+  protected *slices(scrape = -1): Generator<string> {
     let out = '';
     let n = 0;
-    for (const s of this.samples()) {
+    for (const s of this.samples(scrape)) {
       const extra = s.extraName ? `,${s.extraName}="${s.extraValue}"` : '';
       out += `\n${this.name}${s.suffix}{${s.set.text}${extra}} ${valueText(s.value)}`;
       if (++n === LINES_PER_SLICE) {
@@ -274,13 +291,13 @@ export class ComputedFamily extends Family {
   constructor(
     name: string,
     help: string,
-    private readonly compute: () => Iterable<Sample>,
+    private readonly compute: (scrape: number) => Iterable<Sample>,
   ) {
     super(name, help, 'gauge');
   }
 
-  samples(): Iterable<Sample> {
-    return this.compute();
+  samples(scrape = -1): Iterable<Sample> {
+    return this.compute(scrape);
   }
 
   reset(): void {}
@@ -292,6 +309,8 @@ export class ComputedFamily extends Family {
  * goes through prom-client unchanged.
  */
 export class MetricsRegistry extends Registry {
+  private scrapes = 0;
+
   // Not in prom-client's typings, but it is the method metrics() and getSingleMetricAsString()
   // call for every family (prom-client 15, lib/registry.js).
   async getMetricsAsString(metric: Metric): Promise<string> {
@@ -300,4 +319,46 @@ export class MetricsRegistry extends Registry {
     const base = Registry.prototype as unknown as { getMetricsAsString(m: Metric): Promise<string> };
     return base.getMetricsAsString.call(this, metric);
   }
+
+  /**
+   * The exposition a slice at a time, the same text as prom-client's `metrics()`. The families
+   * are rendered one after another with the event loop running after every slice: prom-client
+   * starts every family at once (`Promise.all`), so the first slices of all of them, and the
+   * recovery gauges' pass over every key, ran back to back in one turn (~40 ms at 200 agents x
+   * 50 tools, measured by bench/scrape-load.ts as the proxied requests' p99).
+   */
+  async *slices(): AsyncGenerator<string> {
+    if (this.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) {
+      yield await super.metrics();
+      return;
+    }
+    const scrape = ++this.scrapes;
+    let separator = '';
+    for (const metric of this.getMetricsAsArray()) {
+      const m: unknown = metric;
+      if (m instanceof Family) {
+        for (const slice of m.text(scrape)) {
+          yield separator + slice;
+          separator = '';
+          await yieldToLoop();
+        }
+      } else {
+        yield separator + (await this.getMetricsAsString(m as Metric));
+      }
+      separator = '\n\n';
+    }
+    yield '\n';
+  }
+
+  override async metrics(): Promise<string> {
+    let text = '';
+    for await (const slice of this.slices()) text += slice;
+    return text;
+  }
+}
+
+/** Any registry's exposition in slices: ours renders a slice at a time, a plain one at once. */
+export async function* expositionSlices(registry: Registry): AsyncGenerator<string> {
+  if (registry instanceof MetricsRegistry) yield* registry.slices();
+  else yield await registry.metrics();
 }

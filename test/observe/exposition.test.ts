@@ -78,7 +78,45 @@ describe('plain-number metric families (exposition.ts)', () => {
     rendering = false;
     await ticker;
     expect(text.split('\n').filter((l) => l.startsWith('big_total{'))).toHaveLength(10_000);
-    expect(ticks).toBeGreaterThan(2); // 10,000 lines in slices of 2,000: other work ran in between
+    expect(ticks).toBeGreaterThan(2); // 10,000 lines in slices of 500: other work ran in between
+  });
+});
+
+describe('MetricsRegistry.slices()', () => {
+  it('renders the families one after another, the event loop running after every slice', async () => {
+    const reg = new MetricsRegistry();
+    const a = new CounterFamily('a_total', 'h').register(reg);
+    new Counter({ name: 'c_total', help: 'h', registers: [reg] }).inc(3);
+    const b = new CounterFamily('b_total', 'h').register(reg);
+    for (let i = 0; i < 5000; i++) {
+      a.add(new LabelSet({ agent: `a${i}` })).inc();
+      b.add(new LabelSet({ agent: `b${i}` })).inc();
+    }
+    let turned = true;
+    let slices = 0;
+    let text = '';
+    for await (const slice of reg.slices()) {
+      // Each slice of our sample lines comes after a turn of the event loop.
+      if (/\n[ab]_total\{/.test(slice)) expect(turned).toBe(true);
+      turned = false;
+      setImmediate(() => {
+        turned = true;
+      });
+      slices++;
+      text += slice;
+    }
+    expect(slices).toBeGreaterThan(6); // 2 x (header + 10 slices of <= 500 lines) + c_total + end
+    expect(text).toBe(await reg.metrics());
+    // In registration order, each family whole before the next begins.
+    const first = (name: string) => text.indexOf(`\n${name}`);
+    expect(text.lastIndexOf('\na_total{')).toBeLessThan(first('c_total'));
+    expect(first('c_total')).toBeLessThan(first('b_total{'));
+    // The same text as prom-client's renderer (families apart by one blank line, a final newline).
+    const plain = new Registry();
+    a.register(plain);
+    new Counter({ name: 'c_total', help: 'h', registers: [plain] }).inc(3);
+    b.register(plain);
+    expect(text).toBe(await plain.metrics());
   });
 });
 
@@ -130,6 +168,23 @@ describe('Metrics: metrics.detail', () => {
     expect(
       sample(agent, 'faultgate_request_duration_seconds_bucket', { agent: 'a2', tool: '*', le: '0.025' }),
     ).toBe(1);
+  });
+});
+
+describe('recovery gauges through MetricsRegistry', () => {
+  it('share one pass over the keys within a scrape and are fresh at the next one', async () => {
+    const registry = new MetricsRegistry();
+    const { send } = setup({ metricsDetail: 'tool', registry });
+    const all = { agent: '*', tool: 'search' };
+    send({ at: 0, ok: false }, { at: 1000 });
+    const first = parseExposition(await registry.metrics());
+    expect(sample(first, 'faultgate_availability_ratio', { ...all, kind: 'request' })).toBeCloseTo(1 / 2, 9);
+    expect(sample(first, 'faultgate_mttr_seconds', all)).toBeCloseTo(1, 9);
+    send({ at: 2000 }, { at: 3000, agent: 'coder', ok: false }, { at: 6000, agent: 'coder' });
+    const second = parseExposition(await registry.metrics());
+    expect(sample(second, 'faultgate_availability_ratio', { ...all, kind: 'request' })).toBeCloseTo(3 / 5, 9);
+    expect(sample(second, 'faultgate_mttr_seconds', all)).toBeCloseTo(2, 9); // (1 s + 3 s) / 2
+    expect(sample(second, 'faultgate_error_budget_remaining_ratio', all)).toBe(1);
   });
 });
 
