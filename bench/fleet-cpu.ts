@@ -37,7 +37,8 @@ import { parseSize, startUpstream } from './upstream.js';
  *   node dist/bench/fleet-cpu.js --modes on --rounds 1 --cpu-prof /tmp/prof   (a .cpuprofile per process)
  *
  * Modes: `off` (this build, no fleet), `on` (this build, fleet with its own redis-server),
- * `base-off` / `base-on` (the build at FAULTGATE_BASELINE_CLI, for before/after in one run).
+ * `armed` (no fleet, level 1, nothing fires), `l1` (no fleet, level 1, 10% injected errors,
+ * each logged at info), `base-*` (the build at FAULTGATE_BASELINE_CLI: before/after in one run).
  */
 
 const USAGE = `usage: node dist/bench/fleet-cpu.js [--modes off,on] [--rounds 3] [--requests 30000]
@@ -108,7 +109,8 @@ async function drive(pool: Pool, path: string, count: number, connections: numbe
       left--;
       const res = await pool.request({ path, method: 'GET', headers });
       await res.body.dump();
-      if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+      // 503: the `l1` modes' injected errors.
+      if (res.statusCode !== 200 && res.statusCode !== 503) throw new Error(`status ${res.statusCode}`);
     }
   };
   await Promise.all(Array.from({ length: connections }, worker));
@@ -121,7 +123,16 @@ async function startFaultgate(mode: string, upstream: string, dir: string) {
   const redis: BenchRedis | undefined = mode.endsWith('on') ? await startBenchRedis() : undefined;
   const [port, adminPort] = [await freePort(), await freePort()];
   const file = join(dir, `${mode}.yaml`);
-  const yaml = benchConfigYaml({ listenPort: port, adminPort, upstream, logLevel: 'warn' });
+  // `l1`: chaos level 1 with a 10% error experiment, logging at info as a user's faultgate does
+  // (one line per injected fault); `armed`: level 1, nothing fires. Against `off`: the fault path.
+  const faults = mode.endsWith('l1');
+  const yaml = benchConfigYaml({
+    listenPort: port,
+    adminPort,
+    upstream,
+    logLevel: faults ? 'info' : 'warn',
+    ...(faults ? { mode: 'faults10' as const } : mode.endsWith('armed') ? { mode: 'armed' as const } : {}),
+  });
   writeFileSync(file, yaml + (redis ? fleetYaml(redis.url, mode) : ''));
   const nodeFlags = ['--trace-gc-nvp'];
   if (flags['cpu-prof']) nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`);
