@@ -33,7 +33,11 @@ describe('fleet mode: share_default', () => {
       async () => (await scrape(p2!.adminUrl)).get('faultgate_fleet_default_mismatch_total') === 1,
       'mismatch counted on p2',
     );
-    expect(p2!.logs.some((l) => String(l.msg).includes('disagrees with the fleet'))).toBe(true);
+    // stdout is written in batches (flushed every 100 ms): wait for the line, not only the metric.
+    await until(
+      async () => p2!.logs.some((l) => String(l.msg).includes('disagrees with the fleet')),
+      'mismatch logged on p2',
+    );
     expect((await scrape(p1!.adminUrl)).get('faultgate_fleet_default_mismatch_total')).toBe(0);
 
     // max_affected_requests: 30 of `default` is counted across the three (block of 2 tokens).
