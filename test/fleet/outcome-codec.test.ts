@@ -6,9 +6,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { Registry } from 'prom-client';
-import { createClient } from 'redis';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
 import {
   decodeEntry,
   EntryFormatError,
@@ -17,26 +15,13 @@ import {
   truncate,
 } from '../../src/fleet/outcome-codec.js';
 import { fleetReport, OutcomeStream, readOutcomes, streamKey } from '../../src/fleet/outcomes.js';
-import type { Client } from '../../src/fleet/store.js';
 import { createLogger } from '../../src/observe/logger.js';
 import type { ExchangeOutcome } from '../../src/observe/outcome.js';
-import { startRedis } from '../helpers/redis.js';
 import { outcome } from '../observe/tracker-fixtures.js';
+import { fleetClient } from './redis-client.js';
 
 async function setup() {
-  const redis = await startRedis();
-  const parsed = parseConfig(
-    'fleet.yaml',
-    `version: 1\nlisteners: [{ name: a, listen: "127.0.0.1:0", upstream: "http://127.0.0.1:9" }]\n` +
-      `tools: [{ name: search, match: { path: /search } }]\nfleet: { redis: "${redis.url}", name: codec, instance: a }\n`,
-    {},
-    process.cwd(),
-  );
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-  const config = parsed.config;
-  const client = createClient({ url: redis.url }) as unknown as Client;
-  await client.connect();
-  onTestFinished(() => void client.close());
+  const { config, client } = await fleetClient('codec');
   const lines: string[] = [];
   const sink = new PassThrough();
   sink.on('data', (b: Buffer) => lines.push(...b.toString().split('\n').filter(Boolean)));

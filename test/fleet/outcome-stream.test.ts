@@ -3,29 +3,14 @@
  * one flush, however many (entries carry up to 500 each), and the fleet report folds them all.
  */
 import { Registry } from 'prom-client';
-import { createClient } from 'redis';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
 import { fleetReport, OutcomeStream, STREAM_MAXLEN, streamKey, trimTo } from '../../src/fleet/outcomes.js';
-import type { Client } from '../../src/fleet/store.js';
 import { createLogger } from '../../src/observe/logger.js';
-import { startRedis } from '../helpers/redis.js';
 import { outcome } from '../observe/tracker-fixtures.js';
+import { fleetClient } from './redis-client.js';
 
 async function setup() {
-  const redis = await startRedis();
-  const parsed = parseConfig(
-    'fleet.yaml',
-    `version: 1\nlisteners: [{ name: a, listen: "127.0.0.1:0", upstream: "http://127.0.0.1:9" }]\n` +
-      `tools: [{ name: search, match: { path: /search } }]\nfleet: { redis: "${redis.url}", name: os, instance: a }\n`,
-    {},
-    process.cwd(),
-  );
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-  const config = parsed.config;
-  const client = createClient({ url: redis.url }) as unknown as Client;
-  await client.connect();
-  onTestFinished(() => void client.close());
+  const { config, client } = await fleetClient('os');
   const logger = createLogger('error', process.stderr);
   const stream = new OutcomeStream(config.fleet!, undefined, () => client, logger, new Registry());
   onTestFinished(() => stream.close((p) => p.then(() => undefined)));
