@@ -5,14 +5,20 @@ import { connected, errorSession, hit, sessionState, spawnFleet, startEverywhere
 
 const AGENTS = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6'];
 
+/** Three instances on one Redis, running an error session with `radius` started on all of them. */
+async function blastFleet(name: string, radius: string) {
+  const redis = await startRedis();
+  const up = await startUpstream((_req, res) => res.end('ok'));
+  const fleet = await spawnFleet(3, up.url, redis.url, { name });
+  await connected(fleet);
+  const body = { ...errorSession, safety: { ...errorSession.safety, max_blast_radius: radius } };
+  const id = await startEverywhere(fleet[0]!.adminUrl, fleet, body);
+  return { redis, fleet, id };
+}
+
 describe('fleet mode: blast radius counted across the fleet (three processes)', () => {
   it('single_agent: however the agents spread over the instances, exactly one agent gets faults', async () => {
-    const redis = await startRedis();
-    const up = await startUpstream((_req, res) => res.end('ok'));
-    const fleet = await spawnFleet(3, up.url, redis.url, { name: 'blast' });
-    await connected(fleet);
-    const body = { ...errorSession, safety: { ...errorSession.safety, max_blast_radius: 'single_agent' } };
-    const id = await startEverywhere(fleet[0]!.adminUrl, fleet, body);
+    const { redis, fleet, id } = await blastFleet('blast', 'single_agent');
     const hitAgents = new Map<string, number>();
     const injectedOn = new Set<number>();
     const count = (i: number, agent: string, r: { injected: boolean }) => {
@@ -47,12 +53,7 @@ describe('fleet mode: blast radius counted across the fleet (three processes)', 
   });
 
   it('single_request: one request of the whole fleet gets the fault, then the session completes everywhere', async () => {
-    const redis = await startRedis();
-    const up = await startUpstream((_req, res) => res.end('ok'));
-    const fleet = await spawnFleet(3, up.url, redis.url, { name: 'single' });
-    await connected(fleet);
-    const body = { ...errorSession, safety: { ...errorSession.safety, max_blast_radius: 'single_request' } };
-    const id = await startEverywhere(fleet[0]!.adminUrl, fleet, body);
+    const { fleet, id } = await blastFleet('single', 'single_request');
     let injected = 0;
     const round = async () => {
       const rs = await Promise.all(fleet.flatMap((x) => AGENTS.map((a) => hit(x.url, a))));
