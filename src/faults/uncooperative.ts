@@ -60,7 +60,7 @@ function createUncooperative(config: UncooperativeConfig): Fault {
         return body;
       };
       return {
-        stream: bufferedRewrite(ctx.maxBodyBytes, rewrite, ctx.skipped),
+        stream: bufferedRewrite(ctx.maxBodyBytes, rewrite, (reason) => ctx.skipped(reason)),
         needsDecoded: true,
         failure,
       };

@@ -3,9 +3,8 @@ import type { Socket } from 'node:net';
 import type { Decision } from '../chaos/engine.js';
 import type { CompiledExperiment } from '../chaos/experiment.js';
 import type { Config } from '../config/schema.js';
-import type { FaultContext } from '../faults/types.js';
 import type { Peek, ProxyEnv, RequestPlan } from './context.js';
-import { FaultRun } from './fault-run.js';
+import { FaultRun, type RunSubject } from './fault-run.js';
 import { rawSocketOf } from './route.js';
 
 /**
@@ -23,8 +22,8 @@ export class ChaosRun extends FaultRun {
   peek: Peek | undefined;
   /** Retry-After (ms) of an injected answer. */
   retryAfterMs: number | undefined;
-  jsonRpcId: string | number | null | undefined;
   readonly fired: readonly CompiledExperiment[];
+  protected readonly subject: RunSubject;
 
   constructor(
     env: ProxyEnv,
@@ -38,6 +37,18 @@ export class ChaosRun extends FaultRun {
     super(env, decision, decision.fired, plan.req.socket);
     this.fired = decision.fired;
     this.peek = plan.peek;
+    const { req } = plan;
+    this.subject = {
+      requestId: plan.requestId,
+      agent: plan.agent,
+      tenant: plan.tenant,
+      tool: plan.tool,
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      requestHeaders: req.headers,
+      dialect: plan.dialect,
+      maxBodyBytes: config.limits.max_body_bytes,
+    };
     res.once('close', this.onClientClose);
   }
 
@@ -65,40 +76,17 @@ export class ChaosRun extends FaultRun {
     return false;
   }
 
-  context(exp: CompiledExperiment): FaultContext {
-    const run = this;
-    const { plan, env } = this;
-    const { req } = plan;
-    return {
-      rng: this.rngFor(exp),
-      requestId: plan.requestId,
-      agent: plan.agent,
-      tenant: plan.tenant,
-      tool: plan.tool,
-      experiment: exp.name,
-      dialect: exp.dialect ?? plan.dialect,
-      method: req.method ?? 'GET',
-      path: req.url ?? '/',
-      requestHeaders: req.headers,
-      get jsonRpcId() {
-        return run.jsonRpcId;
-      },
-      maxBodyBytes: this.config.limits.max_body_bytes,
-      get signal() {
-        return run.signal;
-      },
-      sleep: (ms) => this.sleep(ms),
-      skipped: (reason) => {
-        this.skippedExperiments.add(exp);
-        env.metrics.faults.skipped(exp.name, exp.type, reason);
-        env.logger.debug(
-          { reqId: plan.requestId, experiment: exp.name, fault: exp.type, reason },
-          'fault skipped',
-        );
-      },
-      cutConnection: (how) => dropConnection(this.res.socket ?? req.socket, how),
-      now: () => Date.now(),
-    };
+  faultSkipped(exp: CompiledExperiment, reason: string): void {
+    this.skippedExperiments.add(exp);
+    this.env.metrics.faults.skipped(exp.name, exp.type, reason);
+    this.env.logger.debug(
+      { reqId: this.plan.requestId, experiment: exp.name, fault: exp.type, reason },
+      'fault skipped',
+    );
+  }
+
+  cutConnection(how: 'reset' | 'close'): void {
+    dropConnection(this.res.socket ?? this.plan.req.socket, how);
   }
 }
 
