@@ -17,9 +17,10 @@ export interface BenchConfigOptions {
   /**
    * `idle` (default): the experiments target the bench's tools (none fire at level 0);
    * `armed`: level 1, every experiment targets tools the bench never calls (configured, nothing
-   * fires); `faults10`: as armed plus one `error` experiment on the bench's tool at 10%.
+   * fires); `faults10`: as armed plus one `error` experiment on the bench's tool at 10%;
+   * `faults100`: the same experiment at 100% (every request answered by the fault).
    */
-  mode?: 'idle' | 'armed' | 'faults10';
+  mode?: 'idle' | 'armed' | 'faults10' | 'faults100';
   /** `tracking.enabled` (issue 4 measures its cost). */
   tracking?: boolean;
   /** `upstream.max_connections_per_origin`; 0 = no cap. */
@@ -119,8 +120,10 @@ function armed(): Json[] {
 
 function experimentsFor(mode: BenchConfigOptions['mode']): Json[] {
   if (mode === 'armed') return armed();
-  if (mode === 'faults10')
-    return [...armed(), experiment('error', 'bytes-503', ['bench-bytes'], { status: 503 }, 0.1)];
+  if (mode === 'faults10' || mode === 'faults100') {
+    const probability = mode === 'faults10' ? 0.1 : 1;
+    return [...armed(), experiment('error', 'bytes-503', ['bench-bytes'], { status: 503 }, probability)];
+  }
   return experiments();
 }
 

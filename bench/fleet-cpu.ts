@@ -38,7 +38,8 @@ import { parseSize, startUpstream } from './upstream.js';
  *
  * Modes: `off` (this build, no fleet), `on` (this build, fleet with its own redis-server),
  * `armed` (no fleet, level 1, nothing fires), `l1` (no fleet, level 1, 10% injected errors,
- * each logged at info), `base-*` (the build at FAULTGATE_BASELINE_CLI: before/after in one run).
+ * each logged at info), `l100` (as `l1` with every request answered by the injected error),
+ * `base-*` (the build at FAULTGATE_BASELINE_CLI: before/after in one run).
  */
 
 const USAGE = `usage: node dist/bench/fleet-cpu.js [--modes off,on] [--rounds 3] [--requests 30000]
@@ -124,14 +125,19 @@ async function startFaultgate(mode: string, upstream: string, dir: string) {
   const [port, adminPort] = [await freePort(), await freePort()];
   const file = join(dir, `${mode}.yaml`);
   // `l1`: chaos level 1 with a 10% error experiment, logging at info as a user's faultgate does
-  // (one line per injected fault); `armed`: level 1, nothing fires. Against `off`: the fault path.
-  const faults = mode.endsWith('l1');
+  // (one line per injected fault); `l100`: the same at 100%; `armed`: level 1, nothing fires.
+  // Against `off`: the fault path.
+  const faults = mode.endsWith('l1') || mode.endsWith('l100');
   const yaml = benchConfigYaml({
     listenPort: port,
     adminPort,
     upstream,
     logLevel: faults ? 'info' : 'warn',
-    ...(faults ? { mode: 'faults10' as const } : mode.endsWith('armed') ? { mode: 'armed' as const } : {}),
+    ...(faults
+      ? { mode: mode.endsWith('l100') ? ('faults100' as const) : ('faults10' as const) }
+      : mode.endsWith('armed')
+        ? { mode: 'armed' as const }
+        : {}),
   });
   writeFileSync(file, yaml + (redis ? fleetYaml(redis.url, mode) : ''));
   const nodeFlags = ['--trace-gc-nvp'];

@@ -88,6 +88,7 @@ function faultgate(name: string, options: FaultgateOptions = {}, cli = FAULTGATE
     idle: 'chaos level 0',
     armed: 'chaos level 1, nothing targeted',
     faults10: 'chaos level 1, 10% errors',
+    faults100: 'chaos level 1, every request an injected error',
   };
   return {
     name,
