@@ -27,7 +27,9 @@ import { pickTargets, startTargets, type Running, startUpstreamProcess, type Tar
 
 const USAGE = `usage: node dist/bench/e2e.js [--runs 3] [--duration 5] [--warmup 1] [--sizes 1k,256k]
        [--connections 10,50] [--only direct,reference,faultgate] [--loadgen auto|wrk|autocannon]
-       [--pin auto|off] [--markdown] [--quiet-wait 120] [--retries 2] [--compare]
+       [--pin auto|off] [--markdown] [--quiet-wait 120] [--retries 2] [--compare] [--idle-s 0]
+--idle-s N leaves every target idle for N seconds after its start check and before the first
+measurement (issue 13: a long-lived process, not only a fresh one);
 --compare adds the peers table of issue 13 (nginx, haproxy, bare undici proxy, faultgate, ratios);
 npm run bench:compare runs it with the peers, 1 KiB and 256 KiB at 10 connections.`;
 
@@ -44,6 +46,7 @@ const flags = parseFlags({
   'quiet-wait': '120',
   retries: '2',
   compare: 'false',
+  'idle-s': '0',
 });
 if (flags.help) {
   console.log(USAGE);
@@ -176,6 +179,11 @@ async function main(): Promise<void> {
   const upstream = await startUpstreamProcess();
   skipped = await startTargets(chosen, upstream, running, check);
   chosen = chosen.filter((t) => running.has(t));
+  const idleS = Number(flags['idle-s']);
+  if (idleS > 0) {
+    console.log(`every target idle for ${idleS} s before the first measurement`);
+    await new Promise((resolve) => setTimeout(resolve, idleS * 1000));
+  }
   const results = new Map<string, Sample[]>();
   const total = sizes.length * conns.length * runs * chosen.length;
   let step = 0;
