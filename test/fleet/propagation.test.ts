@@ -40,7 +40,9 @@ const holdSession = {
 };
 
 describe('fleet mode: propagation by pub/sub alone (resync_ms: 600000)', () => {
-  it('a start reaches B and C, an abort on C ends a fault held on B, a fourth instance joins late', async () => {
+  it('a start reaches B and C, an abort on C ends a fault held on B, a fourth instance joins late', {
+    timeout: FOUR_PROCESS_TIMEOUT_MS,
+  }, async () => {
     const redis = await startRedis();
     let heldSeen = false;
     const up = await startUpstream((req, res) => {
@@ -94,7 +96,7 @@ describe('fleet mode: propagation by pub/sub alone (resync_ms: 600000)', () => {
       );
       expect(await hit(x.url)).toEqual({ status: 200, injected: false });
     }
-  }, FOUR_PROCESS_TIMEOUT_MS);
+  });
 });
 
 describe('fleet mode: Redis away or slow', () => {
