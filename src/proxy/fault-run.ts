@@ -41,20 +41,22 @@ class LiveRuns {
 
 const liveRuns = new LiveRuns();
 
-/** What a run's faults are told about the request (or tunnel) they act on. */
-export interface RunSubject {
-  readonly requestId: number;
-  readonly agent: string;
-  readonly tenant: string;
-  readonly tool: string;
-  readonly method: string;
-  /** Path with the query string (a tunnel's: its CONNECT authority). */
-  readonly path: string;
-  readonly requestHeaders: IncomingHttpHeaders;
-  /** The dialect of a fault without its own `format`. */
-  readonly dialect: Dialect;
-  readonly maxBodyBytes: number;
-}
+/**
+ * What a run's faults are told about the request (or tunnel) they act on, the same for each of
+ * its faults; `dialect` is the one a fault without its own `format` uses.
+ */
+export type RunSubject = Pick<
+  FaultContext,
+  | 'requestId'
+  | 'agent'
+  | 'tenant'
+  | 'tool'
+  | 'dialect'
+  | 'method'
+  | 'path'
+  | 'requestHeaders'
+  | 'maxBodyBytes'
+>;
 
 /**
  * What one fault of a run sees. A class, not an object literal with getters and arrow
