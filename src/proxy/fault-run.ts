@@ -63,7 +63,7 @@ export type RunSubject = Pick<
  * functions: V8 kept everything a literal's getters closed over (the run, the request, the
  * response, the socket's objects) alive through every young-generation GC until the next full
  * one, so each faulted request's objects were promoted to the old space (36 MB per 10,000
- * requests at 100% faults, against 0.3 MB with this class; docs/performance.md).
+ * requests at 100% faults, 1.9 MB with this class; docs/performance.md).
  */
 class RunFaultContext implements FaultContext {
   readonly rng: Rng;
