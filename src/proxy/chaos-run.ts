@@ -59,7 +59,7 @@ export class ChaosRun extends FaultRun {
   /** Called once per fault that acted: log line, counter, active gauge, response marker. */
   record(exp: CompiledExperiment): void {
     this.injected.push(`${exp.name}/${exp.type}`);
-    this.injectedFault(exp, this.plan, 'fault injected');
+    this.injectedFault(exp, 'fault injected');
   }
 
   /** The header value of `x-faultgate-injected`, if marking is on and something was injected. */

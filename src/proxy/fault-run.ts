@@ -121,14 +121,6 @@ class RunFaultContext implements FaultContext {
   }
 }
 
-/** Who a run's injections are counted for. */
-export interface RunParty {
-  requestId: number;
-  agent: string;
-  tenant: string;
-  tool: string;
-}
-
 /**
  * The chaos bookkeeping a request (`ChaosRun`) and an opaque tunnel (`TunnelRun`) share: the
  * abort signals that end its faults (shutdown, the fired experiments' sessions, the decision's
@@ -219,9 +211,10 @@ export abstract class FaultRun {
 
   /**
    * A fault that acted: counted (its session once, the counter, the active gauge) and logged
-   * with who it hit; `target` is a tunnel's CONNECT authority.
+   * with who it hit (the run's subject); `target` is a tunnel's CONNECT authority.
    */
-  protected injectedFault(exp: CompiledExperiment, party: RunParty, message: string, target?: string): void {
+  protected injectedFault(exp: CompiledExperiment, message: string, target?: string): void {
+    const party = this.subject;
     const session = exp.session;
     if (session && !this.sessions.has(session)) {
       this.sessions.add(session);

@@ -57,7 +57,7 @@ export class TunnelRun extends FaultRun {
   }
 
   record(exp: CompiledExperiment): void {
-    this.injectedFault(exp, this.facts, 'fault injected (tunnel)', this.facts.authority);
+    this.injectedFault(exp, 'fault injected (tunnel)', this.facts.authority);
   }
 
   faultSkipped(exp: CompiledExperiment, reason: string): void {
